@@ -1,0 +1,1 @@
+"""Platform adapters: each translates platform events into bot Events and Replies back."""

@@ -1,0 +1,147 @@
+"""The terminal adapter: `kneebot chat` for people, `kneebot chat --json` for scripts and tests.
+
+JSON lines mode (the transcript protocol of design.md): one JSON object per line in on stdin
+(`{"text": ...}`, `{"value": ...}`, `{"command": "restart"}`), one object per bot message out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.panel import Panel
+
+from bot.conversations import Conversations
+from bot.model import Answer, ConversationKey, Event, Reply
+
+__all__ = ["event_from_json", "reply_to_json", "run_chat"]
+
+_QUIT = {"quit", "exit", "bye", ":q"}
+_COMMANDS = {"restart", "forget"}
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def event_from_json(line: str, at: datetime) -> Event:
+    """One line of the transcript protocol as an Event; anything unreadable says so."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return Event("unreadable", at)
+    if not isinstance(message, dict):
+        return Event("unreadable", at)
+    fact = message.get("fact") if isinstance(message.get("fact"), str) else None
+    if "command" in message:
+        command = message["command"]
+        if command in _COMMANDS:
+            return Event(command, at)
+        if command == "start":
+            return Event("answer", at, value="start")
+        return Event("unreadable", at)
+    if "value" in message:
+        value = _value(message["value"])
+        return Event("answer", at, value=value, fact=fact) if value is not None else Event("unreadable", at)
+    if isinstance(message.get("text"), str):
+        return Event("text", at, text=message["text"], fact=fact)
+    return Event("unreadable", at)
+
+
+def _value(raw: Any) -> Answer | None:
+    if isinstance(raw, bool) or raw is None:
+        return None
+    if isinstance(raw, str | int | float):
+        return raw
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        return tuple(raw)
+    return None
+
+
+def reply_to_json(reply: Reply) -> dict[str, Any]:
+    question = reply.question
+    outcome = reply.outcome
+    return {
+        "text": reply.text,
+        "fact": question.fact if question else None,
+        "kind": question.kind if question else None,
+        "choices": [{"value": c.value, "label": c.label} for c in question.choices] if question else [],
+        "outcome": None
+        if outcome is None
+        else {
+            "level": outcome.level,
+            "rule": outcome.rule,
+            "advice": list(outcome.advice),
+            "text": outcome.text,
+        },
+    }
+
+
+async def run_chat(service: Conversations, *, json_mode: bool, user: str | None = None) -> int:
+    """Chat on stdin/stdout until end of input (or `quit` for people)."""
+    key = ConversationKey("terminal", "local", user or getpass.getuser())
+    show: Callable[[Reply], None] = _JsonOut(sys.stdout).show if json_mode else _RichOut().show
+    for reply in await service.handle(key, Event("start", _now())):
+        show(reply)
+    while True:
+        line = await asyncio.to_thread(_read_line, json_mode)
+        if line is None or (not json_mode and line.strip().lower() in _QUIT):
+            if not json_mode:
+                _RichOut().note(service.message("goodbye"))
+            return 0
+        if not line.strip():
+            continue
+        event = event_from_json(line, _now()) if json_mode else Event("text", _now(), text=line)
+        for reply in await service.handle(key, event):
+            show(reply)
+
+
+def _read_line(json_mode: bool) -> str | None:
+    if json_mode:
+        line = sys.stdin.readline()
+        return line if line else None
+    try:
+        return input("> ")
+    except EOFError:
+        return None
+
+
+class _JsonOut:
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def show(self, reply: Reply) -> None:
+        self.stream.write(json.dumps(reply_to_json(reply), ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+
+class _RichOut:
+    def __init__(self) -> None:
+        self.console = Console(highlight=False)
+
+    def note(self, text: str) -> None:
+        self.console.print(Markdown(text), style="dim")
+
+    def show(self, reply: Reply) -> None:
+        style = {"urgent": "red", "see_professional": "yellow", "self_care": "green"}
+        border = style[reply.outcome.level] if reply.outcome else "cyan"
+        self.console.print(Panel(Markdown(reply.text), border_style=border, title="kneebot"))
+        question = reply.question
+        if question is None:
+            return
+        if question.kind == "number":
+            if question.choices:
+                words = " or ".join(f"[bold]{c.value}[/] ({c.label})" for c in question.choices)
+                self.console.print(f"  Type a number, or {words}.")
+            return
+        for number, choice in enumerate(question.choices, start=1):
+            self.console.print(f"  [bold cyan]{number}[/]. {choice.label}", markup=True)
+        if question.kind == "multi":
+            self.console.print("  [dim]Pick all that fit, like 1, 3, or type in your own words.[/]")

@@ -1,0 +1,59 @@
+"""Settings: the only module that reads the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+
+def _default_store() -> str:
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return f"sqlite:///{Path(state) / 'kneebot' / 'kneebot.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KNEEBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    store: str = Field(default_factory=_default_store)
+    retention_hours: float = Field(default=24, gt=0, le=24 * 365)
+    content: Path | None = None
+    emergency_number: str = Field(default="911 (US), 999 (UK) or 112 (EU)", min_length=1, max_length=120)
+    distance_unit: Literal["miles", "km"] = "miles"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    def template_constants(self) -> dict[str, object]:
+        """The settings content templates may use."""
+        return {
+            "emergency_number": self.emergency_number,
+            "retention_hours": int(self.retention_hours)
+            if self.retention_hours == int(self.retention_hours)
+            else self.retention_hours,
+            "unit": self.distance_unit,
+        }
+
+
+def load_settings() -> Settings:
+    """Read the settings; a bad value raises ConfigError naming the variable and the fix."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "KNEEBOT_" + "_".join(str(p) for p in error["loc"]).upper()
+            lines.append(f"{name}={error.get('input')!r}: {error['msg']}")
+        raise ConfigError("bad setting: " + "; ".join(lines)) from None

@@ -1,0 +1,478 @@
+"""Pydantic models of the YAML in content/, and the loader that checks them once at start-up.
+
+Every problem found names the file, the line and what is wrong; the loader collects them all
+before raising `ContentError`, so an author fixes a broken file in one pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from jinja2 import TemplateSyntaxError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.contract import FACTS, Kind, Level
+from bot.errors import ContentError, ContentProblem
+from bot.expressions import (
+    Condition,
+    Template,
+    compared_values,
+    compile_condition,
+    compile_template,
+    names_in,
+)
+from bot.yamlfile import Lines, line_of, load_yaml
+
+__all__ = [
+    "ChoiceSpec",
+    "Content",
+    "FactSpec",
+    "default_content_dir",
+    "load_content",
+]
+
+_log = logging.getLogger(__name__)
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChoiceSpec(_Spec):
+    value: str
+    label: str = Field(min_length=1, max_length=75)
+    synonyms: tuple[str, ...] = ()
+    numbers: tuple[float, float] | None = None
+    """A typed number in this range (inclusive) means this choice, e.g. an age band."""
+
+
+class NumberSpec(_Spec):
+    unit: Literal["days_ago", "days_ahead", "score", "miles"]
+    display: str
+    """Template for the summary, with `value` the number."""
+    words: dict[str, float] = {}
+    """Words that stand for a number on this question (`mild: 3`)."""
+
+
+class FactSpec(_Spec):
+    kind: Kind
+    question: str
+    hint: str
+    summary: str
+    choices: tuple[ChoiceSpec, ...] = ()
+    number: NumberSpec | None = None
+
+
+class FactsFile(_Spec):
+    facts: dict[str, FactSpec]
+
+
+class StepSpec(_Spec):
+    ask: str
+    when: str | None = None
+
+
+class FlowFile(_Spec):
+    steps: tuple[StepSpec, ...] = Field(min_length=1)
+
+
+class RuleSpec(_Spec):
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
+    level: Level
+    when: str
+    reason: str
+    note: str = ""
+
+
+class RulesFile(_Spec):
+    rules: tuple[RuleSpec, ...] = Field(min_length=1)
+
+
+class LevelSpec(_Spec):
+    headline: str
+    body: str
+
+
+class AdviceSpec(_Spec):
+    id: str
+    title: str
+    when: str
+    text: str
+
+
+class OutcomesFile(_Spec):
+    levels: dict[Level, LevelSpec]
+    advice: tuple[AdviceSpec, ...]
+    professional: str
+    go_today: str
+    disclaimer: str
+    summary_title: str
+    layout: str
+
+
+class MessagesFile(_Spec):
+    intro: str
+    start_label: str = Field(max_length=75)
+    resume: str
+    resume_label: str = Field(max_length=75)
+    start_over_label: str = Field(max_length=75)
+    restarted: str
+    forgotten: str
+    finished: str
+    understood: str
+    not_understood: dict[Kind, str]
+    out_of_range: str
+    unreadable: str
+    stale_answer: str
+    goodbye: str
+    error: str
+
+
+class LanguageFile(_Spec):
+    yes: tuple[str, ...]
+    no: tuple[str, ...]
+    unsure: tuple[str, ...]
+    commands: dict[Literal["start", "resume", "restart", "forget"], tuple[str, ...]]
+    filler: tuple[str, ...]
+    number_words: dict[str, float]
+    duration_units: dict[str, int]
+    distance_units: dict[str, float]
+    """Words for a distance unit and how many miles one of it is."""
+    relative_days: dict[str, int]
+    weekdays: tuple[str, str, str, str, str, str, str]
+    months: dict[str, int]
+
+
+FILES: dict[str, type[_Spec]] = {
+    "facts.yaml": FactsFile,
+    "flow.yaml": FlowFile,
+    "rules.yaml": RulesFile,
+    "outcomes.yaml": OutcomesFile,
+    "messages.yaml": MessagesFile,
+    "language.yaml": LanguageFile,
+}
+
+SETTINGS_NAMES = frozenset({"emergency_number", "retention_hours", "unit"})
+FACT_NAMES = frozenset(FACTS)
+ADVICE_NAMES = frozenset({"level"})
+LAYOUT_NAMES = ADVICE_NAMES | frozenset(
+    {"level", "rule", "headline", "reason", "body", "advice", "professional", "go_today"}
+    | {"disclaimer", "summary_title", "summary"}
+)
+# The extra names each message template may use, beyond facts and settings.
+MESSAGE_NAMES: dict[str, frozenset[str]] = {
+    "understood": frozenset({"answer"}),
+    "out_of_range": frozenset({"low", "high"}),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    level: Level
+    when: Condition
+    reason: Template
+
+
+@dataclass(frozen=True)
+class Advice:
+    id: str
+    title: str
+    when: Condition
+    text: Template
+
+
+@dataclass(frozen=True)
+class Step:
+    ask: str
+    when: Condition | None
+
+
+@dataclass(frozen=True)
+class Content:
+    """Checked, compiled content: what the engine runs on. Immutable once loaded."""
+
+    version: str
+    facts: Mapping[str, FactSpec]
+    steps: tuple[Step, ...]
+    rules: tuple[Rule, ...]
+    advice: tuple[Advice, ...]
+    templates: Mapping[str, Template]
+    """Compiled texts by name: `question:<fact>`, `display:<fact>`, `level:<level>:headline`…"""
+    messages: MessagesFile
+    language: LanguageFile
+    constants: Mapping[str, Any]
+
+
+def default_content_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "content"
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[ContentProblem] = []
+
+    def add(self, file: str, line: int | None, message: str) -> None:
+        self.items.append(ContentProblem(file, line, message))
+
+
+def _read(directory: Path, problems: _Problems) -> dict[str, tuple[Any, Lines, str]]:
+    """Parse and validate every content file; return (model, lines, display name) by file."""
+    parsed: dict[str, tuple[Any, Lines, str]] = {}
+    for name, model in FILES.items():
+        path = directory / name
+        shown = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            problems.add(shown, None, f"missing; every content folder needs {name}")
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.add(shown, None, f"cannot be read: {exc}")
+            continue
+        try:
+            data, lines = load_yaml(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            reason = getattr(exc, "problem", None) or str(exc)
+            problems.add(shown, mark.line + 1 if mark else None, f"not valid YAML: {reason}")
+            continue
+        try:
+            parsed[name] = (model.model_validate(data), lines, shown)
+        except ValidationError as exc:
+            for error in exc.errors():
+                where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+                got = f" (got {error['input']!r})" if error["type"] != "missing" else ""
+                problems.add(shown, line_of(lines, error["loc"]), f"{where}: {error['msg']}{got}"[:300])
+    return parsed
+
+
+class _Compiler:
+    """Compiles conditions and templates, checking the names they use as it goes."""
+
+    def __init__(self, problems: _Problems) -> None:
+        self.problems = problems
+
+    def condition(
+        self, source: str, file: str, line: int | None, what: str, extra: frozenset[str] = frozenset()
+    ) -> Condition | None:
+        try:
+            unknown = names_in(source, expression=True) - FACT_NAMES - SETTINGS_NAMES - extra
+            values = compared_values(source)
+            compiled = compile_condition(source)
+        except TemplateSyntaxError as exc:
+            self.problems.add(file, line, f"{what}: condition {source!r} is not valid: {exc.message}")
+            return None
+        for name in sorted(unknown):
+            self.problems.add(file, line, f"{what}: condition names unknown fact {name!r}")
+        for fact, value in values:
+            contract = FACTS.get(fact)
+            if contract and contract.kind != "number" and value not in contract.values:
+                allowed = ", ".join(contract.values)
+                self.problems.add(file, line, f"{what}: {fact} has no value {value!r}; it takes {allowed}")
+        return compiled if not unknown else None
+
+    def template(
+        self, source: str, file: str, line: int | None, what: str, extra: frozenset[str] = frozenset()
+    ) -> Template | None:
+        try:
+            unknown = names_in(source, expression=False) - FACT_NAMES - SETTINGS_NAMES - extra
+            compiled = compile_template(source)
+        except TemplateSyntaxError as exc:
+            at = line + exc.lineno - 1 if line else None
+            self.problems.add(file, at, f"{what}: template is not valid: {exc.message}")
+            return None
+        for name in sorted(unknown):
+            self.problems.add(file, line, f"{what}: template uses undefined variable {name!r}")
+        return compiled if not unknown else None
+
+
+def load_content(directory: Path | None = None, constants: Mapping[str, Any] | None = None) -> Content:
+    """Load, check and compile a content folder. Raises ContentError listing every problem."""
+    directory = directory or default_content_dir()
+    problems = _Problems()
+    if not directory.is_dir():
+        raise ContentError([ContentProblem(str(directory), None, "is not a folder")])
+    parsed = _read(directory, problems)
+    if len(parsed) < len(FILES):
+        raise ContentError(problems.items)
+    compiler = _Compiler(problems)
+    templates: dict[str, Template] = {}
+
+    def keep(name: str, compiled: Template | None) -> None:
+        if compiled is not None:
+            templates[name] = compiled
+
+    facts_file, lines, file = parsed["facts.yaml"]
+    facts: dict[str, FactSpec] = facts_file.facts
+    _check_facts(facts, lines, file, problems)
+    for name, spec in facts.items():
+        at = line_of(lines, ("facts", name))
+        keep(f"question:{name}", compiler.template(spec.question, file, at, f"fact {name!r}"))
+        keep(f"hint:{name}", compiler.template(spec.hint, file, at, f"fact {name!r} hint"))
+        if spec.number:
+            at = line_of(lines, ("facts", name, "number", "display"))
+            value = frozenset({"value"})
+            keep(f"display:{name}", compiler.template(spec.number.display, file, at, name, value))
+
+    flow, lines, file = parsed["flow.yaml"]
+    steps = _compile_steps(flow, lines, file, facts, compiler, problems)
+
+    rules_file, lines, file = parsed["rules.yaml"]
+    rules = _compile_rules(rules_file, lines, file, compiler, problems)
+
+    outcomes, lines, file = parsed["outcomes.yaml"]
+    advice: list[Advice] = []
+    for index, item in enumerate(outcomes.advice):
+        at = line_of(lines, ("advice", index))
+        when = compiler.condition(item.when, file, at, f"advice {item.id!r}", ADVICE_NAMES)
+        text = compiler.template(item.text, file, at, f"advice {item.id!r}", ADVICE_NAMES)
+        if when and text:
+            advice.append(Advice(item.id, item.title, when, text))
+    for level in ("urgent", "see_professional", "self_care"):
+        spec_ = outcomes.levels.get(level)
+        if spec_ is None:
+            problems.add(file, line_of(lines, ("levels",)), f"levels: no text for {level!r}")
+            continue
+        for part in ("headline", "body"):
+            at = line_of(lines, ("levels", level, part))
+            text = getattr(spec_, part)
+            keep(f"level:{level}:{part}", compiler.template(text, file, at, level, ADVICE_NAMES))
+    for part in ("professional", "go_today", "disclaimer", "summary_title"):
+        at = line_of(lines, (part,))
+        keep(part, compiler.template(getattr(outcomes, part), file, at, part, ADVICE_NAMES))
+    at = line_of(lines, ("layout",))
+    keep("layout", compiler.template(outcomes.layout, file, at, "layout", LAYOUT_NAMES))
+    if "professional" not in names_in(outcomes.layout, expression=False):
+        problems.add(file, at, "layout: every outcome must show {{ professional }}")
+    if "disclaimer" not in names_in(outcomes.layout, expression=False):
+        problems.add(file, at, "layout: every outcome must show {{ disclaimer }}")
+
+    messages, lines, file = parsed["messages.yaml"]
+    for name in MessagesFile.model_fields:
+        source = getattr(messages, name)
+        for kind, text in source.items() if isinstance(source, dict) else [(None, source)]:
+            path = (name, kind) if kind else (name,)
+            extra = MESSAGE_NAMES.get(name, frozenset())
+            keep(":".join(map(str, path)), compiler.template(text, file, line_of(lines, path), name, extra))
+    for kind in ("single", "multi", "number"):
+        if kind not in messages.not_understood:
+            problems.add(file, line_of(lines, ("not_understood",)), f"not_understood: no {kind!r} text")
+
+    if problems.items:
+        raise ContentError(problems.items)
+    digest = hashlib.sha256()
+    for name in FILES:
+        digest.update((directory / name).read_bytes())
+    content = Content(
+        version=digest.hexdigest()[:12],
+        facts=facts,
+        steps=steps,
+        rules=rules,
+        advice=tuple(advice),
+        templates=templates,
+        messages=messages,
+        language=parsed["language.yaml"][0],
+        constants=dict(constants or {}),
+    )
+    _log.info("content loaded from %s, version %s", directory, content.version)
+    return content
+
+
+def _check_facts(facts: Mapping[str, FactSpec], lines: Lines, file: str, problems: _Problems) -> None:
+    for name, spec in facts.items():
+        at = line_of(lines, ("facts", name))
+        contract = FACTS.get(name)
+        if contract is None:
+            problems.add(file, at, f"unknown fact {name!r}; the facts are {', '.join(FACTS)}")
+            continue
+        if spec.kind != contract.kind:
+            problems.add(file, at, f"fact {name!r} is {contract.kind!r}, not {spec.kind!r}")
+        if (spec.number is None) != (contract.kind != "number"):
+            problems.add(file, at, f"fact {name!r}: 'number:' goes with number facts, and only them")
+        values = [choice.value for choice in spec.choices]
+        for index, value in enumerate(values):
+            if value not in contract.values:
+                allowed = ", ".join(contract.values) or "no words, only numbers"
+                problems.add(
+                    file,
+                    line_of(lines, ("facts", name, "choices", index)),
+                    f"fact {name!r}: choice value {value!r} is outside the contract ({allowed})",
+                )
+            elif values.index(value) != index:
+                problems.add(file, at, f"fact {name!r}: choice value {value!r} appears twice")
+        if contract.kind != "number":
+            missing = [value for value in contract.values if value not in values]
+            if missing:
+                problems.add(file, at, f"fact {name!r}: no choice for {', '.join(missing)}")
+    for name in FACTS:
+        if name not in facts:
+            problems.add(file, line_of(lines, ("facts",)), f"fact {name!r} is missing")
+
+
+def _compile_steps(
+    flow: FlowFile,
+    lines: Lines,
+    file: str,
+    facts: Mapping[str, FactSpec],
+    compiler: _Compiler,
+    problems: _Problems,
+) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    asked: set[str] = set()
+    for index, step in enumerate(flow.steps):
+        at = line_of(lines, ("steps", index))
+        if step.ask not in facts:
+            problems.add(file, at, f"step {index + 1} asks unknown fact {step.ask!r}")
+            continue
+        if step.ask in asked:
+            problems.add(file, at, f"step {index + 1} asks {step.ask!r} a second time")
+        when = None
+        if step.when is not None:
+            when = compiler.condition(step.when, file, at, f"step {step.ask!r}")
+            later = names_in(step.when, expression=True) & FACT_NAMES - asked
+            for name in sorted(later):
+                problems.add(file, at, f"step {step.ask!r} depends on {name!r}, which is not asked before it")
+        asked.add(step.ask)
+        steps.append(Step(step.ask, when))
+    if flow.steps[0].ask != "red_flags" or flow.steps[0].when is not None:
+        problems.add(file, line_of(lines, ("steps", 0)), "the red-flag screen must be asked first, always")
+    for name in FACTS:
+        if name not in asked:
+            problems.add(file, line_of(lines, ("steps",)), f"fact {name!r} is never asked")
+    return tuple(steps)
+
+
+def _compile_rules(
+    rules_file: RulesFile, lines: Lines, file: str, compiler: _Compiler, problems: _Problems
+) -> tuple[Rule, ...]:
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    order = {"urgent": 0, "see_professional": 1, "self_care": 2}
+    last = 0
+    for index, spec in enumerate(rules_file.rules):
+        at = line_of(lines, ("rules", index))
+        if spec.id in seen:
+            problems.add(file, at, f"rule id {spec.id!r} is used twice")
+        seen.add(spec.id)
+        if order[spec.level] < last:
+            problems.add(file, at, f"rule {spec.id!r}: {spec.level} rules must come before milder ones")
+        last = order[spec.level]
+        when = compiler.condition(spec.when, file, at, f"rule {spec.id!r}")
+        reason = compiler.template(spec.reason, file, at, f"rule {spec.id!r} reason")
+        if when and reason:
+            rules.append(Rule(spec.id, spec.level, when, reason))
+    final = rules_file.rules[-1]
+    if final.when.strip() != "true":
+        problems.add(
+            file,
+            line_of(lines, ("rules", len(rules_file.rules) - 1)),
+            f'the last rule ({final.id!r}) must be `when: "true"` so every triage ends in an outcome',
+        )
+    return tuple(rules)

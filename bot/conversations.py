@@ -1,0 +1,81 @@
+"""The conversations service: load a runner's state, drop duplicates, step the engine, save.
+
+Adapters call `handle` and render what comes back. Saving is a compare-and-set, so two workers
+(or a double-click) can never both advance one conversation: the loser reads the winner's state
+and applies its event to that.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from pydantic import ValidationError
+
+from bot import engine
+from bot.content import Content
+from bot.errors import ConflictError, StoreError
+from bot.model import ConversationKey, Event, Reply, State
+from bot.stores import Store
+
+__all__ = ["Conversations"]
+
+_log = logging.getLogger(__name__)
+
+_ATTEMPTS = 8
+_EVENT_MEMORY = timedelta(hours=1)
+
+
+class Conversations:
+    def __init__(self, content: Content, store: Store, retention: timedelta) -> None:
+        self.content = content
+        self.store = store
+        self.retention = retention
+
+    async def handle(self, key: ConversationKey, event: Event) -> list[Reply]:
+        """Apply one event to the runner's conversation and return what to send them."""
+        try:
+            return await self._handle(str(key), event)
+        except StoreError as exc:
+            _log.error("store failed (%s): %s", type(exc).__name__, exc)
+            return [Reply(self.message("error"))]
+        except Exception:
+            # Log the failure, never the event: it may hold what the runner typed.
+            _log.exception("could not handle a %s event", event.kind)
+            return [Reply(self.message("error"))]
+
+    def message(self, name: str) -> str:
+        """One of the bot's own messages that needs no conversation (`goodbye`, `error`)."""
+        return engine.render_message(self.content, name)
+
+    async def forget(self, key: ConversationKey) -> None:
+        await self.store.delete(str(key))
+
+    async def _handle(self, key: str, event: Event) -> list[Reply]:
+        if event.id is not None:
+            fresh = await self.store.first_sighting(event.id, _EVENT_MEMORY.total_seconds())
+            if not fresh:
+                _log.info("dropped a repeated %s event", event.kind)
+                return []
+        for _ in range(_ATTEMPTS):
+            stored = await self.store.get(key)
+            state = self._decode(stored.data) if stored else None
+            result = engine.step(self.content, state, event)
+            if not result.changed:
+                return list(result.replies)
+            if result.state is None:
+                await self.store.delete(key)
+                return list(result.replies)
+            data = result.state.model_dump_json(exclude_defaults=True)
+            expected = stored.version if stored else None
+            ttl = self.retention.total_seconds()
+            if await self.store.compare_and_set(key, expected, data, ttl):
+                return list(result.replies)
+        raise ConflictError(f"conversation kept changing over {_ATTEMPTS} attempts")
+
+    def _decode(self, data: str) -> State | None:
+        try:
+            return State.model_validate_json(data)
+        except ValidationError:
+            _log.warning("a stored conversation could not be read; starting it afresh")
+            return None

@@ -1,0 +1,246 @@
+"""The triage engine: a pure step from (state, event) to (state, replies).
+
+No I/O, no clock (time arrives with the event), no randomness. The flow is content: the next
+question is the first step of the flow whose fact is still unknown and whose condition holds.
+After every answer the urgent rules are checked, and the first that fires ends the triage at
+once; when no question is left, the rules are read in order and the first that matches decides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.content import Content, Rule
+from bot.contract import FACTS
+from bot.expressions import UNKNOWN, Special
+from bot.model import Choice, Event, FactValue, Outcome, Question, Reply, State
+from bot.understand import Misunderstood, normalise, understand
+
+__all__ = ["Step", "decide", "render_message", "step"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Step:
+    state: State | None
+    """The state to keep; None means the conversation is to be deleted (or never existed)."""
+    replies: tuple[Reply, ...]
+    changed: bool = True
+
+
+def step(content: Content, state: State | None, event: Event) -> Step:
+    """Apply one event to a conversation."""
+    command: str = event.kind
+    if command == "text" and event.text is not None:
+        said = _command(content, event.text)
+        waiting = state is None or state.finished or state.paused
+        # `yes` starts a check from the intro, but mid-triage it is an answer.
+        if said in ("restart", "forget") or (said in ("start", "resume") and waiting):
+            command = said
+    if command == "forget":
+        return Step(None, (Reply(_render(content, "forgotten")),), changed=state is not None)
+    if command == "restart":
+        return _begin(content, event, _render(content, "restarted"))
+    if command == "start" and event.kind == "start":
+        return _opening(content, state)
+    if command == "unreadable":
+        return Step(state, (_reask(content, state, _render(content, "unreadable")),), changed=False)
+
+    if state is None or state.finished:
+        if command == "start" or event.value == "start":
+            return _begin(content, event)
+        text = _render(content, "finished") if state else ""
+        return Step(state, (_intro(content, text),), changed=False)
+
+    if command == "resume" or (event.value == "resume" and state.paused):
+        return Step(state.model_copy(update={"paused": False}), (_reask(content, state),))
+    if command == "start" or event.value == "start":
+        return _begin(content, event)
+    if state.paused and event.text is not None:
+        picked = normalise(event.text)
+        if picked in ("1", "2"):
+            if picked == "2":
+                return _begin(content, event)
+            return Step(state.model_copy(update={"paused": False}), (_reask(content, state),))
+    return _answer(content, state, event)
+
+
+def _command(content: Content, text: str) -> str | None:
+    said = normalise(text)
+    for command, phrases in content.language.commands.items():
+        if said in (normalise(p) for p in phrases):
+            return command
+    return None
+
+
+def _opening(content: Content, state: State | None) -> Step:
+    if state is None or state.finished:
+        return Step(state, (_intro(content),), changed=False)
+    choices = (
+        Choice("resume", content.messages.resume_label),
+        Choice("start", content.messages.start_over_label),
+    )
+    reply = Reply(_render(content, "resume"), Question(None, "single", choices))
+    return Step(state.model_copy(update={"paused": True}), (reply,))
+
+
+def _intro(content: Content, before: str = "") -> Reply:
+    text = "\n\n".join(part for part in (before, _render(content, "intro")) if part)
+    return Reply(text, Question(None, "single", (Choice("start", content.messages.start_label),)))
+
+
+def _begin(content: Content, event: Event, before: str = "") -> Step:
+    at = event.at.timestamp()
+    fresh = State(content=content.version, started=at, updated=at)
+    return _advance(content, fresh, before)
+
+
+def _answer(content: Content, state: State, event: Event) -> Step:
+    fact = state.asking
+    if fact is None or fact not in content.facts:
+        # The content changed under a conversation: pick up from the facts it has.
+        return _advance(content, state.model_copy(update={"content": content.version}), "")
+    if event.fact is not None and event.fact != fact:
+        return Step(state, (_reask(content, state, _render(content, "stale_answer")),), changed=False)
+    spec = content.facts[fact]
+    result = understand(
+        spec,
+        FACTS[fact],
+        content.language,
+        value=event.value,
+        text=event.text,
+        now=event.at,
+        unit=str(content.constants.get("unit", "miles")),
+    )
+    if isinstance(result, Misunderstood):
+        if result.reason == "out_of_range":
+            contract = FACTS[fact]
+            why = _render(content, "out_of_range", low=_num(contract.low), high=_num(contract.high))
+        else:
+            why = _render(content, f"not_understood:{spec.kind}")
+        hint = _render(content, f"hint:{fact}")
+        updated = state.model_copy(update={"paused": False})
+        return Step(updated, (_reask(content, updated, f"{why} {hint}"),), changed=state.paused)
+    facts = {**state.facts, fact: result.value}
+    said = ""
+    if result.from_text:
+        said = _render(content, "understood", answer=_display(content, fact, result.value, facts))
+    updated = state.model_copy(update={"facts": facts, "paused": False, "updated": event.at.timestamp()})
+    return _advance(content, updated, said)
+
+
+def _advance(content: Content, state: State, before: str) -> Step:
+    context = _context(content, state.facts)
+    for rule in content.rules:
+        if rule.level == "urgent" and _holds(rule, context):
+            return _finish(content, state, rule, context, before)
+    for item in content.steps:
+        if item.ask in state.facts:
+            continue
+        if item.when is None or item.when(context):
+            asked = state.model_copy(update={"asking": item.ask, "content": content.version})
+            return Step(asked, (_question(content, item.ask, context, before),))
+    return _finish(content, state, decide(content, state.facts), context, before)
+
+
+def _holds(rule: Rule, context: Mapping[str, Any]) -> bool:
+    try:
+        return rule.when(context)
+    except Exception:
+        # A rule that cannot be read is treated as firing: when unsure, escalate.
+        _log.exception("rule %s could not be evaluated; treating it as matched", rule.id)
+        return rule.level != "self_care"
+
+
+def decide(content: Content, facts: Mapping[str, FactValue]) -> Rule:
+    """The first rule that matches these facts."""
+    context = _context(content, facts)
+    for rule in content.rules:
+        if _holds(rule, context):
+            return rule
+    return content.rules[-1]
+
+
+def _finish(content: Content, state: State, rule: Rule, context: dict[str, Any], before: str) -> Step:
+    done = state.model_copy(update={"asking": None, "rule": rule.id, "paused": False})
+    context = {**context, "level": rule.level}
+    advice: tuple[str, ...] = ()
+    if rule.level != "urgent":  # urgent care gets no exercise or training advice, whatever content says
+        advice = tuple(
+            f"**{item.title}**\n{item.text(context)}" for item in content.advice if item.when(context)
+        )
+    summary = tuple(
+        (content.facts[item.ask].summary, _display(content, item.ask, state.facts[item.ask], state.facts))
+        for item in content.steps
+        if item.ask in state.facts
+    )
+    parts = {part: content.templates[f"level:{rule.level}:{part}"](context) for part in ("headline", "body")}
+    layout = {
+        **context,
+        **parts,
+        "rule": rule.id,
+        "reason": rule.reason(context),
+        "advice": advice,
+        "professional": content.templates["professional"](context),
+        "go_today": content.templates["go_today"](context),
+        "disclaimer": content.templates["disclaimer"](context),
+        "summary_title": content.templates["summary_title"](context),
+        "summary": summary,
+    }
+    text = content.templates["layout"](layout)
+    if before:
+        text = f"{before}\n\n{text}"
+    _log.info("triage outcome level=%s rule=%s", rule.level, rule.id)
+    outcome = Outcome(rule.level, rule.id, advice, text, summary)
+    return Step(done, (Reply(text, outcome=outcome),))
+
+
+def _context(content: Content, facts: Mapping[str, FactValue]) -> dict[str, Any]:
+    context: dict[str, Any] = dict(content.constants)
+    for name, contract in FACTS.items():
+        value: Any = facts.get(name, UNKNOWN)
+        if contract.kind == "number" and isinstance(value, str):
+            value = Special(value)
+        context[name] = value
+    return context
+
+
+def _question(content: Content, fact: str, context: Mapping[str, Any], before: str = "") -> Reply:
+    spec = content.facts[fact]
+    text = content.templates[f"question:{fact}"](context)
+    choices = tuple(Choice(choice.value, choice.label) for choice in spec.choices)
+    return Reply(f"{before}\n\n{text}" if before else text, Question(fact, spec.kind, choices))
+
+
+def _reask(content: Content, state: State | None, before: str = "") -> Reply:
+    if state is None or state.asking is None or state.asking not in content.facts:
+        return _intro(content, before)
+    return _question(content, state.asking, _context(content, state.facts), before)
+
+
+def _display(content: Content, fact: str, value: FactValue, facts: Mapping[str, FactValue]) -> str:
+    spec = content.facts[fact]
+    labels = {choice.value: choice.label for choice in spec.choices}
+    if isinstance(value, list):
+        return "; ".join(labels.get(v, v) for v in value)
+    if isinstance(value, str):
+        return labels.get(value, value)
+    context = {**_context(content, facts), "value": value}
+    return content.templates[f"display:{fact}"](context)
+
+
+def render_message(content: Content, name: str) -> str:
+    """A message from messages.yaml that needs no facts (`error`, `goodbye`)."""
+    return _render(content, name)
+
+
+def _render(content: Content, name: str, **extra: Any) -> str:
+    return content.templates[name]({**content.constants, **dict.fromkeys(FACTS, UNKNOWN), **extra})
+
+
+def _num(number: float) -> str:
+    return str(int(number)) if number == int(number) else str(number)

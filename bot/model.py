@@ -1,0 +1,123 @@
+"""The one vocabulary between the core and the adapters: events in, replies out, and state.
+
+An adapter turns a platform event into an `Event`, hands it to the conversations service with a
+`ConversationKey`, and renders the `Reply` objects it gets back in its platform's idiom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.contract import Kind, Level
+
+__all__ = [
+    "Answer",
+    "Choice",
+    "ConversationKey",
+    "Event",
+    "EventKind",
+    "FactValue",
+    "Outcome",
+    "Question",
+    "Reply",
+    "State",
+]
+
+EventKind = Literal["start", "answer", "text", "restart", "forget", "unreadable"]
+Answer = str | int | float | tuple[str, ...]
+FactValue = str | int | float | list[str]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a runner did.
+
+    - `start`: opened the bot (a slash command, a DM, the terminal starting).
+    - `answer`: picked a value (a button, a menu, `{"value": ...}`); `fact` names the question
+      it answers when the platform knows it, so a stale click cannot answer a newer question.
+    - `text`: typed something.
+    - `restart`, `forget`: the commands of the same name.
+    - `unreadable`: sent something the adapter could not read at all (bad JSON, an attachment).
+    """
+
+    kind: EventKind
+    at: datetime
+    id: str | None = None
+    value: Answer | None = None
+    text: str | None = None
+    fact: str | None = None
+
+
+@dataclass(frozen=True)
+class ConversationKey:
+    """One runner, one triage: whichever channel they started it from."""
+
+    platform: str
+    workspace: str
+    user: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.workspace}:{self.user}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the runner is asked. `fact` is None for the bot's own prompts (start, resume)."""
+
+    fact: str | None
+    kind: Kind
+    choices: tuple[Choice, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    level: Level
+    rule: str
+    advice: tuple[str, ...]
+    """Advice sections, each a short markdown text starting with its bold title."""
+    text: str
+    """The whole outcome: headline, what to do, advice, the professional prompt, the summary."""
+    summary: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One bot message, in a small markdown subset: **bold**, _italics_, `- ` bullets, links."""
+
+    text: str
+    question: Question | None = None
+    outcome: Outcome | None = None
+
+
+class State(BaseModel):
+    """A conversation in progress, stored as compact JSON between events.
+
+    Holds facts, never anything a runner typed.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    facts: dict[str, FactValue] = {}
+    asking: str | None = None
+    """The fact being asked; None once the triage has an outcome."""
+    paused: bool = False
+    """The runner came back and was asked whether to carry on or start over."""
+    rule: str | None = None
+    """The rule that decided the outcome, once there is one."""
+    content: str = ""
+    started: float = 0.0
+    updated: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.rule is not None

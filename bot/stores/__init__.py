@@ -1,0 +1,63 @@
+"""Conversation stores: one small interface, one module per backend, chosen by URL.
+
+- `memory://`: this process only; tests and the benchmark floor.
+- `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`: the embedded default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from bot.errors import ConfigError
+
+__all__ = ["Clock", "Store", "Stored", "open_store"]
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Stored:
+    data: str
+    version: int
+
+
+class Store(Protocol):
+    """Where conversations live between events. Every method is safe to call concurrently."""
+
+    async def get(self, key: str) -> Stored | None:
+        """The conversation under `key`, or None if there is none or it has expired."""
+
+    async def compare_and_set(self, key: str, expected: int | None, data: str, ttl: float) -> bool:
+        """Save `data` if the stored version is still `expected` (None: nothing stored).
+
+        Returns False, changing nothing, when another writer got there first.
+        """
+
+    async def delete(self, key: str) -> None:
+        """Remove the conversation under `key` at once (forget)."""
+
+    async def first_sighting(self, event_id: str, ttl: float) -> bool:
+        """Record an event id; True the first time it is seen within `ttl` seconds."""
+
+    async def close(self) -> None: ...
+
+
+def open_store(url: str, clock: Clock | None = None) -> Store:
+    """A store for a URL. Raises ConfigError for a URL no backend understands."""
+    if url == "memory://" or url.startswith("memory://"):
+        from bot.stores.memory import MemoryStore
+
+        return MemoryStore(clock=clock)
+    if url.startswith("sqlite:///"):
+        from bot.stores.sqlite import SQLiteStore
+
+        path = url[len("sqlite:///") :]
+        if not path:
+            raise ConfigError(f"KNEEBOT_STORE={url!r} names no file; try sqlite:////abs/path.db")
+        return SQLiteStore(Path(path).expanduser(), clock=clock)
+    raise ConfigError(
+        f"KNEEBOT_STORE={url!r} is not a store kneebot knows; use memory:// or sqlite:///path/to/file.db"
+    )
