@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from jinja2 import TemplateSyntaxError
+from jinja2.exceptions import SecurityError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.contract import FACTS, Kind, Level
 from bot.errors import ContentError, ContentProblem
 from bot.expressions import (
+    UNKNOWN,
     Condition,
     Template,
     compared_values,
@@ -170,6 +172,16 @@ MESSAGE_NAMES: dict[str, frozenset[str]] = {
     "understood": frozenset({"answer"}),
     "out_of_range": frozenset({"low", "high"}),
 }
+# What a trial run sees: no fact known yet, plausible settings, every extra name empty.
+_SAMPLE: Mapping[str, Any] = {
+    **dict.fromkeys(FACT_NAMES | {"level", "value", "answer", "low", "high", "rule"}, UNKNOWN),
+    **dict.fromkeys(LAYOUT_NAMES - {"level", "rule", "advice", "summary"}, ""),
+    "emergency_number": "112",
+    "retention_hours": 24,
+    "unit": "miles",
+    "advice": (),
+    "summary": (),
+}
 
 
 @dataclass(frozen=True)
@@ -271,6 +283,8 @@ class _Compiler:
             return None
         for name in sorted(unknown):
             self.problems.add(file, line, f"{what}: condition names unknown fact {name!r}")
+        if not unknown:
+            self._try(lambda: compiled(_SAMPLE), file, line, f"{what}: condition")
         for fact, value in values:
             contract = FACTS.get(fact)
             if contract and contract.kind != "number" and value not in contract.values:
@@ -290,7 +304,18 @@ class _Compiler:
             return None
         for name in sorted(unknown):
             self.problems.add(file, line, f"{what}: template uses undefined variable {name!r}")
+        if not unknown:
+            self._try(lambda: compiled(_SAMPLE), file, line, f"{what}: template")
         return compiled if not unknown else None
+
+    def _try(self, run: Callable[[], object], file: str, line: int | None, what: str) -> None:
+        """Run once with nothing known, to catch what the sandbox refuses before a runner does."""
+        try:
+            run()
+        except SecurityError as exc:
+            self.problems.add(file, line, f"{what} does something content may not: {exc}")
+        except Exception:
+            pass  # Arithmetic on facts not yet known may fail here; it is fine once they are.
 
 
 def load_content(directory: Path | None = None, constants: Mapping[str, Any] | None = None) -> Content:

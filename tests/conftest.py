@@ -1,0 +1,47 @@
+"""Shared fixtures: a clean environment for every test, the shipped content, a transcript driver."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.content import Content, default_content_dir, load_content
+from tests.transcript import Bot
+
+# Tuesday 24 November 2026, noon UTC: the fixed "now" of in-process tests.
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+CONSTANTS = {"emergency_number": "911 (US), 999 (UK) or 112 (EU)", "retention_hours": 24, "unit": "miles"}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test sees the developer's settings or writes to their state folder."""
+    for name in list(os.environ):
+        if name.startswith(("KNEEBOT_", "SLACK_", "DISCORD_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))  # no stray .env is read
+
+
+@pytest.fixture(scope="session")
+def content() -> Content:
+    return load_content(default_content_dir(), CONSTANTS)
+
+
+@pytest.fixture
+def bot() -> Iterator[Callable[..., Bot]]:
+    """Start `kneebot chat --json` on demand; every process is stopped after the test."""
+    started: list[Bot] = []
+
+    def start(**env: str) -> Bot:
+        process = Bot.start({"KNEEBOT_STORE": "memory://", **env})
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()

@@ -1,0 +1,149 @@
+"""One whole triage per rule of clinical.md, through `kneebot chat --json` as a subprocess."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.transcript import Bot, triage
+
+# A runner with nothing worrying: gradual pain, no warning signs, mild and short-lived.
+CALM: dict[str, Any] = {
+    "red_flags": ["none"],
+    "onset": "gradual",
+    "days_since_onset": 10,
+    "age": "17_to_54",
+    "symptoms": ["none"],
+    "pain_severity": 3,
+    "pain_location": "front",
+    "training_changes": ["more_miles"],
+    "surface": ["road"],
+    "shoe_miles": 200,
+    "days_to_race": "none",
+}
+INJURY = {**CALM, "onset": "injury", "immediate_swelling": "no", "ottawa_signs": "no"}
+
+CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("U1", "deformity", {**CALM, "red_flags": ["deformity"]}),
+    ("U1", "numb foot", {**CALM, "red_flags": ["foot_numb_cold", "none"]}),
+    ("U2", "calf", {**CALM, "red_flags": ["calf_swelling"]}),
+    ("U3", "fever", {**CALM, "red_flags": ["hot_red_fever"]}),
+    ("U3", "weight", {**CALM, "red_flags": ["cannot_bear_weight"]}),
+    ("U3", "locked", {**CALM, "red_flags": ["locked"]}),
+    ("U3", "straight leg", {**CALM, "red_flags": ["cannot_straighten_leg"]}),
+    ("U3", "night pain", {**CALM, "red_flags": ["night_pain_weight_loss", "unsure"]}),
+    ("U4", "55 plus", {**INJURY, "days_since_onset": 3, "age": "55_plus"}),
+    ("U4", "ottawa", {**INJURY, "days_since_onset": 7, "ottawa_signs": "yes"}),
+    ("U5", "swelled", {**INJURY, "days_since_onset": 20, "immediate_swelling": "yes"}),
+    ("U6", "hip limp", {**CALM, "age": "16_or_under", "child_hip_limp": "yes"}),
+    ("P0", "unsure flag", {**CALM, "red_flags": ["unsure"]}),
+    ("P0", "unsure swelling", {**INJURY, "immediate_swelling": "unsure"}),
+    ("P0", "unsure ottawa", {**INJURY, "days_since_onset": 2, "ottawa_signs": "unsure"}),
+    ("P0", "unsure limp", {**CALM, "age": "16_or_under", "child_hip_limp": "unsure"}),
+    ("P1", "injury", {**INJURY, "days_since_onset": 12}),
+    ("P2", "giving way", {**CALM, "symptoms": ["giving_way"]}),
+    ("P2", "catching", {**CALM, "symptoms": ["catching"]}),
+    ("P3", "swelling", {**CALM, "symptoms": ["swelling"]}),
+    ("P4", "not improving", {**CALM, "days_since_onset": 30, "improving": "unsure"}),
+    ("P4", "worse", {**CALM, "days_since_onset": 15, "improving": "no"}),
+    ("P5", "severe", {**CALM, "pain_severity": 7}),
+    ("P5", "stops runs", {**CALM, "symptoms": ["stops_running"]}),
+    ("P6", "young", {**CALM, "age": "16_or_under", "child_hip_limp": "no"}),
+    ("P7", "tingling", {**CALM, "symptoms": ["tingling"]}),
+    ("P8", "history", {**CALM, "symptoms": ["knee_history"]}),
+    ("P9", "race soon", {**CALM, "pain_severity": 5, "days_to_race": 14, "weekly_miles": 30}),
+    ("S1", "calm", CALM),
+    ("S1", "improving", {**CALM, "days_since_onset": 40, "improving": "yes"}),
+    ("S1", "race later", {**CALM, "pain_severity": 5, "days_to_race": 15, "weekly_miles": 30}),
+]
+LEVELS = {"U": "urgent", "P": "see_professional", "S": "self_care"}
+TRAINING_WORDS = ("strength", "taper", "foam", "stride", "warm up", "warm-up", "cross-train", "hills", "mileage")
+
+
+@pytest.mark.parametrize(("rule", "answers"), [(r, a) for r, _, a in CASES], ids=[f"{r}-{n}" for r, n, _ in CASES])
+def test_each_rule_reaches_its_outcome(bot: Callable[..., Bot], rule: str, answers: dict[str, Any]) -> None:
+    message, asked = triage(bot(), answers)
+    outcome = message["outcome"]
+    assert (outcome["level"], outcome["rule"]) == (LEVELS[rule[0]], rule)
+    assert asked[0] == "red_flags", "the red-flag screen comes first"
+    text = message["text"]
+    assert outcome["text"] == text
+    assert "not a clinician" in text
+    assert "not a diagnosis" in text
+    assert "physiotherapist, sports-medicine doctor or GP" in text
+    assert "Your answers" in text
+    if rule.startswith("U"):
+        assert "call 911 (us), 999 (uk) or 112 (eu)" in text.lower()
+        assert "emergency" in text.lower()
+        assert outcome["advice"] == []
+        for word in TRAINING_WORDS:
+            assert not re.search(rf"\b{word}\b", text.lower()), f"urgent outcome mentions {word!r}"
+    if rule.startswith("S"):
+        assert outcome["advice"], "self-care comes with advice"
+        assert "2 to 3 weeks" in text  # the safety net
+
+
+def test_red_flag_stops_the_triage_at_once(bot: Callable[..., Bot]) -> None:
+    _, asked = triage(bot(), {**CALM, "red_flags": ["locked"]})
+    assert asked == ["red_flags"]
+
+
+def test_urgent_after_injury_stops_before_the_remaining_questions(bot: Callable[..., Bot]) -> None:
+    _, asked = triage(bot(), {**INJURY, "days_since_onset": 3, "age": "55_plus"})
+    assert asked == ["red_flags", "onset", "days_since_onset", "age"]
+
+
+def test_self_care_advice_is_tailored_to_the_answers(bot: Callable[..., Bot]) -> None:
+    answers = {
+        **CALM,
+        "training_changes": ["hills", "speed"],
+        "surface": ["banked", "track"],
+        "pain_location": "outer",
+        "shoe_miles": 450,
+        "days_to_race": 18,
+        "weekly_miles": 40,
+    }
+    outcome = triage(bot(), answers)[0]["outcome"]
+    titles = [section.split("\n", 1)[0] for section in outcome["advice"]]
+    assert "**Build up gently**" in titles
+    assert "**Your taper**" in titles
+    assert "**Check your shoes**" in titles
+    advice = "\n".join(outcome["advice"])
+    assert "speed sessions" in advice
+    assert "change direction every few laps" in advice
+    assert "iliotibial band" in advice
+    assert "about 450 miles" in advice
+    # Taper from 40 miles a week, 18 days out: all three weeks, as numbers.
+    assert "Three weeks out: about 32-36 miles" in advice
+    assert "The week before: about 24-32 miles" in advice
+    assert "Race week: about 16-24 miles" in advice
+
+
+def test_calm_runner_without_changes_gets_no_load_or_taper_advice(bot: Callable[..., Bot]) -> None:
+    answers = {**CALM, "training_changes": ["none"], "surface": ["treadmill"], "shoe_miles": 100}
+    advice = "\n".join(triage(bot(), answers)[0]["outcome"]["advice"])
+    assert "Build up gently" not in advice
+    assert "Your taper" not in advice
+    assert "Check your shoes" not in advice
+    assert "Strengthen your hips" in advice
+
+
+def test_young_runner_is_asked_to_bring_a_parent(bot: Callable[..., Bot]) -> None:
+    message, _ = triage(bot(), {**CALM, "age": "16_or_under", "child_hip_limp": "no"})
+    assert "parent or carer" in message["text"]
+
+
+def test_emergency_number_is_configurable(bot: Callable[..., Bot]) -> None:
+    message, _ = triage(bot(KNEEBOT_EMERGENCY_NUMBER="000"), {**CALM, "red_flags": ["deformity"]})
+    assert "call 000" in message["text"].lower()
+    assert "911" not in message["text"]
+
+
+def test_km_club_sees_km(bot: Callable[..., Bot]) -> None:
+    answers = {**CALM, "days_to_race": 10, "weekly_miles": {"text": "64km"}, "pain_severity": 2}
+    message, _ = triage(bot(KNEEBOT_DISTANCE_UNIT="km"), answers)
+    assert "From your usual 64 km a week" in message["text"]
+    assert "Race week: about 26-39 km" in message["text"]

@@ -1,0 +1,114 @@
+"""Drive `kneebot chat --json`, the real entry point, the way a runner (or a script) would."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+Message = dict[str, Any]
+TIMEOUT = 20.0
+
+
+def kneebot_command() -> list[str]:
+    script = shutil.which("kneebot", path=os.path.dirname(sys.executable))
+    return [script] if script else [sys.executable, "-m", "bot"]
+
+
+class Bot:
+    """One `kneebot chat --json` process, read line by line on a thread so a hang fails, not blocks."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.sent: list[Message] = []
+        self.received: list[Message] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    @classmethod
+    def start(cls, env: Mapping[str, str]) -> Bot:
+        process = subprocess.Popen(
+            [*kneebot_command(), "chat", "--json", "--user", "runner"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **env},
+        )
+        return cls(process)
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def read_turn(self) -> list[Message]:
+        """Messages until one waits for an answer (a kind) or carries an outcome."""
+        turn: list[Message] = []
+        while True:
+            line = self.lines.get(timeout=TIMEOUT)
+            if line is None:
+                raise AssertionError(f"bot exited mid-turn; stderr: {self.stderr()}")
+            message = json.loads(line)
+            assert set(message) == {"text", "fact", "kind", "choices", "outcome"}, message
+            turn.append(message)
+            self.received.append(message)
+            if message["kind"] is not None or message["outcome"] is not None:
+                return turn
+
+    def send(self, message: Message | str) -> list[Message]:
+        """Send one line (a dict as JSON, a str as it is) and read the bot's turn."""
+        line = message if isinstance(message, str) else json.dumps(message)
+        if not isinstance(message, str):
+            self.sent.append(message)
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return self.read_turn()
+
+    def close(self) -> int:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        return self.process.wait(timeout=TIMEOUT)
+
+    def stderr(self) -> str:
+        if self.process.poll() is None:
+            return "(still running)"
+        assert self.process.stderr is not None
+        return self.process.stderr.read()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def triage(bot: Bot, answers: Mapping[str, Any]) -> tuple[Message, list[str]]:
+    """Run a whole triage: start, then answer whatever is asked from `answers`.
+
+    Returns the outcome message and the facts asked, in order.
+    """
+    opening = bot.read_turn()[-1]
+    assert opening["fact"] is None
+    assert "start" in [choice["value"] for choice in opening["choices"]]
+    message = bot.send({"value": "start"})[-1]
+    asked: list[str] = []
+    while message["outcome"] is None:
+        fact = message["fact"]
+        assert fact is not None, message
+        assert fact in answers, f"asked {fact!r}, which this case does not answer (asked so far {asked})"
+        assert fact not in asked, f"asked {fact!r} twice"
+        asked.append(fact)
+        answer = answers[fact]
+        message = bot.send(answer if isinstance(answer, dict) else {"value": answer})[-1]
+    return message, asked
