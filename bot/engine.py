@@ -42,7 +42,7 @@ def step(content: Content, state: State | None, event: Event) -> Step:
         if said in ("restart", "forget") or (said in ("start", "resume") and waiting):
             command = said
     if command == "forget":
-        return Step(None, (Reply(_render(content, "forgotten")),), changed=state is not None)
+        return Step(None, (_start_prompt(content, _render(content, "forgotten")),), changed=state is not None)
     if command == "restart":
         return _begin(content, event, _render(content, "restarted"))
     if command == "start" and event.kind == "start":
@@ -89,7 +89,10 @@ def _opening(content: Content, state: State | None) -> Step:
 
 
 def _intro(content: Content, before: str = "") -> Reply:
-    text = "\n\n".join(part for part in (before, _render(content, "intro")) if part)
+    return _start_prompt(content, "\n\n".join(part for part in (before, _render(content, "intro")) if part))
+
+
+def _start_prompt(content: Content, text: str) -> Reply:
     return Reply(text, Question(None, "single", (Choice("start", content.messages.start_label),)))
 
 

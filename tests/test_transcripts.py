@@ -60,10 +60,22 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("S1", "race later", {**CALM, "pain_severity": 5, "days_to_race": 15, "weekly_miles": 30}),
 ]
 LEVELS = {"U": "urgent", "P": "see_professional", "S": "self_care"}
-TRAINING_WORDS = ("strength", "taper", "foam", "stride", "warm up", "warm-up", "cross-train", "hills", "mileage")
+TRAINING_WORDS = (
+    "strength",
+    "taper",
+    "foam",
+    "stride",
+    "warm up",
+    "warm-up",
+    "cross-train",
+    "hills",
+    "mileage",
+)
 
 
-@pytest.mark.parametrize(("rule", "answers"), [(r, a) for r, _, a in CASES], ids=[f"{r}-{n}" for r, n, _ in CASES])
+@pytest.mark.parametrize(
+    ("rule", "answers"), [(r, a) for r, _, a in CASES], ids=[f"{r}-{n}" for r, n, _ in CASES]
+)
 def test_each_rule_reaches_its_outcome(bot: Callable[..., Bot], rule: str, answers: dict[str, Any]) -> None:
     message, asked = triage(bot(), answers)
     outcome = message["outcome"]
