@@ -28,6 +28,7 @@ NEGATORS = frozenset(
     {"no", "not", "never", "without", "nor", "isn't", "isnt", "don't", "dont", "doesn't"}
     | {"doesnt", "hasn't", "hasnt", "haven't", "havent", "didn't", "didnt", "wasn't", "wasnt"}
 )
+CLAUSE_BREAKS = frozenset({"and", "but", "or", "also", "plus", "though", "although", "however"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ def normalise(text: str) -> str:
     """Lower-case, plain apostrophes, no accents on Latin letters, punctuation as spaces."""
     text = unicodedata.normalize("NFKD", text[:MAX_TEXT]).encode("ascii", "ignore").decode()
     text = text.lower().replace("`", "'")
+    # A comma or full stop ends a clause: `no, it's locked` must not read as `not locked`.
+    text = re.sub(r"[,;:!?.]+(?:\s+|$)", " and ", text)
     text = re.sub(r"[^a-z0-9'/.\-]+", " ", text)
     text = re.sub(r"(?<![0-9])[./]|[./](?![0-9])", " ", text)
     return " ".join(text.split())
@@ -216,13 +219,20 @@ def _scan(text: str, phrases: _Phrases, language: Language) -> tuple[set[str], s
     chosen: set[str] = set()
     negated: set[str] = set()
     covered = [False] * len(text)
+    since = 0
     for match in phrases.pattern.finditer(text):
         value = phrases.by_phrase[match.group(1)]
-        before = text[: match.start()].split()[-3:]
-        if any(word in NEGATORS for word in before) and value not in ("no", "none", "unsure"):
+        # Only a negator in the same clause, after the previous match, denies this one:
+        # in `not sure and it's locked` the `not` belongs to `not sure`.
+        before = text[since : match.start()].split()
+        clause = before[max((i + 1 for i, w in enumerate(before) if w in CLAUSE_BREAKS), default=0) :]
+        negator = value in ("no", "none")  # `no fever`: a matched `no` denies what follows
+        if not negator and value != "unsure" and any(word in NEGATORS for word in clause[-3:]):
             negated.add(value)
         else:
             chosen.add(value)
+        if not negator:
+            since = match.end()
         covered[match.start() : match.end()] = [True] * (match.end() - match.start())
     rest = "".join(" " if hit else char for char, hit in zip(text, covered, strict=True))
     ignore = set(language.filler) | NEGATORS

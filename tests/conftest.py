@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +12,7 @@ from bot.content import Content, default_content_dir, load_content
 from tests.transcript import Bot
 
 # Tuesday 24 November 2026, noon UTC: the fixed "now" of in-process tests.
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 CONSTANTS = {"emergency_number": "911 (US), 999 (UK) or 112 (EU)", "retention_hours": 24, "unit": "miles"}
 
 

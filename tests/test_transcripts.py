@@ -44,11 +44,13 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("P0", "unsure ottawa", {**INJURY, "days_since_onset": 2, "ottawa_signs": "unsure"}),
     ("P0", "unsure limp", {**CALM, "age": "16_or_under", "child_hip_limp": "unsure"}),
     ("P1", "injury", {**INJURY, "days_since_onset": 12}),
+    ("P1", "older, injury 8 days ago", {**INJURY, "days_since_onset": 8, "age": "55_plus"}),
     ("P2", "giving way", {**CALM, "symptoms": ["giving_way"]}),
     ("P2", "catching", {**CALM, "symptoms": ["catching"]}),
     ("P3", "swelling", {**CALM, "symptoms": ["swelling"]}),
     ("P4", "not improving", {**CALM, "days_since_onset": 30, "improving": "unsure"}),
     ("P4", "worse", {**CALM, "days_since_onset": 15, "improving": "no"}),
+    ("P4", "mild but lasting", {**CALM, "days_since_onset": 21, "pain_severity": 2, "improving": "unsure"}),
     ("P5", "severe", {**CALM, "pain_severity": 7}),
     ("P5", "stops runs", {**CALM, "symptoms": ["stops_running"]}),
     ("P6", "young", {**CALM, "age": "16_or_under", "child_hip_limp": "no"}),
@@ -57,6 +59,8 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("P9", "race soon", {**CALM, "pain_severity": 5, "days_to_race": 14, "weekly_miles": 30}),
     ("S1", "calm", CALM),
     ("S1", "improving", {**CALM, "days_since_onset": 40, "improving": "yes"}),
+    ("S1", "barely sore", {**CALM, "days_since_onset": 30, "pain_severity": 1, "improving": "unsure"}),
+    ("S1", "not worse yet", {**CALM, "days_since_onset": 20, "improving": "unsure"}),
     ("S1", "race later", {**CALM, "pain_severity": 5, "days_to_race": 15, "weekly_miles": 30}),
 ]
 LEVELS = {"U": "urgent", "P": "see_professional", "S": "self_care"}

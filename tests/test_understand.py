@@ -162,3 +162,19 @@ def test_picked_values_are_checked_against_the_choices(content: Content) -> None
     assert pick("pain_severity", 11) == "out_of_range"
     assert pick("pain_severity", True) == "unclear"
     assert pick("shoe_miles", "none") == "unclear"  # `none` is not one of its words
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("not sure and the knee looks out of shape", ["deformity", "unsure"]),
+        ("no, it's locked", ["locked"]),
+        ("nope. can't walk on it", ["cannot_bear_weight"]),
+        ("no fever but my calf is swollen", ["calf_swelling"]),
+        ("none, though I can't straighten it", ["cannot_straighten_leg"]),
+    ],
+)
+def test_a_negation_never_hides_a_red_flag_from_another_clause(
+    content: Content, text: str, expected: list[str]
+) -> None:
+    assert read(content, "red_flags", text) == expected

@@ -1,0 +1,60 @@
+"""Quitting mid-triage and coming back: the conversation resumes from SQLite, the embedded default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.transcript import Bot
+
+
+def test_resume_after_the_process_restarts(bot: Callable[..., Bot], tmp_path: Path) -> None:
+    store = {"KNEEBOT_STORE": f"sqlite:///{tmp_path / 'kneebot.db'}"}
+    first = bot(**store)
+    first.read_turn()
+    first.send({"value": "start"})
+    first.send({"value": ["none"]})
+    assert first.send({"text": "gradually"})[-1]["fact"] == "days_since_onset"
+    assert first.close() == 0
+
+    second = bot(**store)
+    opening = second.read_turn()[-1]
+    assert opening["fact"] is None
+    assert [c["value"] for c in opening["choices"]] == ["resume", "start"]
+    assert "partway through" in opening["text"]
+    assert second.send({"value": "resume"})[-1]["fact"] == "days_since_onset"
+    assert second.send({"text": "3 weeks"})[-1]["fact"] == "age"
+    assert second.close() == 0
+
+    third = bot(**store)
+    third.read_turn()
+    assert third.send({"text": "carry on"})[-1]["fact"] == "age", "words work as well as the button"
+    assert third.close() == 0
+
+    fourth = bot(**store)
+    fourth.read_turn()
+    assert fourth.send({"value": "start"})[-1]["fact"] == "red_flags", "start means a new triage"
+
+
+def test_the_default_store_is_a_sqlite_file_in_the_state_folder(tmp_path: Path) -> None:
+    runner = Bot.start({"XDG_STATE_HOME": str(tmp_path)})  # no KNEEBOT_STORE: the default
+    try:
+        runner.read_turn()
+        runner.send({"value": "start"})
+        runner.send({"value": ["none"]})
+        assert runner.close() == 0
+    finally:
+        runner.stop()
+    assert (tmp_path / "kneebot" / "kneebot.db").exists()
+
+
+def test_a_finished_triage_starts_fresh_next_time(bot: Callable[..., Bot], tmp_path: Path) -> None:
+    store = {"KNEEBOT_STORE": f"sqlite:///{tmp_path / 'kneebot.db'}"}
+    first = bot(**store)
+    first.read_turn()
+    first.send({"value": "start"})
+    assert first.send({"value": ["locked"]})[-1]["outcome"]["rule"] == "U3"
+    first.close()
+    second = bot(**store)
+    opening = second.read_turn()[-1]
+    assert [c["value"] for c in opening["choices"]] == ["start"]

@@ -1,0 +1,165 @@
+"""The store interface, the same behaviour on every backend: save, conflict, expiry, forget, dedupe."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.content import Content
+from bot.conversations import Conversations
+from bot.errors import ConfigError
+from bot.model import ConversationKey, Event
+from bot.stores import Store, open_store
+from tests.conftest import NOW
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'kneebot.db'}"
+    opened = open_store(url, clock=clock)
+    yield opened
+    await opened.close()
+
+
+async def test_compare_and_set(store: Store) -> None:
+    assert await store.get("k") is None
+    assert await store.compare_and_set("k", None, "one", ttl=60)
+    first = await store.get("k")
+    assert first is not None
+    assert first.data == "one"
+    assert not await store.compare_and_set("k", None, "again", ttl=60), "a second creator loses"
+    assert await store.compare_and_set("k", first.version, "two", ttl=60)
+    assert not await store.compare_and_set("k", first.version, "stale", ttl=60), "a stale writer loses"
+    second = await store.get("k")
+    assert second is not None
+    assert second.data == "two"
+
+
+async def test_expiry(store: Store, clock: Clock) -> None:
+    assert await store.compare_and_set("k", None, "one", ttl=60)
+    old = await store.get("k")
+    assert old is not None
+    clock.now += 61
+    assert await store.get("k") is None
+    assert not await store.compare_and_set("k", old.version, "late", ttl=60), "an expired row is gone"
+    assert await store.compare_and_set("k", None, "fresh", ttl=60)
+
+
+async def test_delete(store: Store) -> None:
+    assert await store.compare_and_set("k", None, "one", ttl=60)
+    await store.delete("k")
+    assert await store.get("k") is None
+    await store.delete("never-there")
+
+
+async def test_first_sighting(store: Store, clock: Clock) -> None:
+    assert await store.first_sighting("evt-1", ttl=60)
+    assert not await store.first_sighting("evt-1", ttl=60)
+    assert await store.first_sighting("evt-2", ttl=60)
+    clock.now += 61
+    assert await store.first_sighting("evt-1", ttl=60)
+
+
+def key(user: str = "U1") -> ConversationKey:
+    return ConversationKey("test", "T1", user)
+
+
+async def test_retention_applies_to_conversations(store: Store, clock: Clock, content: Content) -> None:
+    service = Conversations(content, store, retention=timedelta(hours=24))
+    await service.handle(key(), Event("answer", NOW, value="start"))
+    await service.handle(key(), Event("answer", NOW, value=["none"]))
+    clock.now += 23 * 3600
+    resumed = await service.handle(key(), Event("start", NOW))
+    assert [c.value for c in resumed[-1].question.choices] == ["resume", "start"]  # type: ignore[union-attr]
+    clock.now += 24 * 3600 + 1  # a day after the last save (the resume prompt)
+    fresh = await service.handle(key(), Event("start", NOW))
+    assert [c.value for c in fresh[-1].question.choices] == ["start"]  # type: ignore[union-attr]
+    assert "I'm **kneebot**" in fresh[-1].text
+
+
+async def test_forget_removes_the_conversation(store: Store, content: Content) -> None:
+    service = Conversations(content, store, retention=timedelta(hours=24))
+    await service.handle(key(), Event("answer", NOW, value="start"))
+    await service.handle(key(), Event("answer", NOW, value=["none"]))
+    await service.handle(key("U2"), Event("answer", NOW, value="start"))
+    await service.handle(key(), Event("forget", NOW))
+    assert await store.get(str(key())) is None
+    assert await store.get(str(key("U2"))) is not None, "only that runner is forgotten"
+
+
+async def test_repeated_event_is_applied_once(store: Store, content: Content) -> None:
+    service = Conversations(content, store, retention=timedelta(hours=24))
+    await service.handle(key(), Event("answer", NOW, value="start"))
+    first = await service.handle(key(), Event("answer", NOW, id="e1", value=["none"]))
+    again = await service.handle(key(), Event("answer", NOW, id="e1", value=["none"]))
+    assert first[-1].question is not None
+    assert first[-1].question.fact == "onset"
+    assert again == []
+    stored = await store.get(str(key()))
+    assert stored is not None
+    assert '"asking":"onset"' in stored.data
+
+
+async def test_a_double_click_advances_once(store: Store, content: Content) -> None:
+    service = Conversations(content, store, retention=timedelta(hours=24))
+    await service.handle(key(), Event("answer", NOW, value="start"))
+    clicks = [Event("answer", NOW, id=f"c{i}", value=["none"], fact="red_flags") for i in range(2)]
+    turns = await asyncio.gather(*(service.handle(key(), click) for click in clicks))
+    asked = sorted(turn[-1].question.fact for turn in turns)  # type: ignore[union-attr]
+    assert asked == ["onset", "onset"], "the late click re-shows the current question"
+    stored = await store.get(str(key()))
+    assert stored is not None
+    assert '"asking":"onset"' in stored.data
+
+
+async def test_state_holds_facts_not_text(store: Store, content: Content) -> None:
+    service = Conversations(content, store, retention=timedelta(hours=24))
+    await service.handle(key(), Event("answer", NOW, value="start"))
+    await service.handle(key(), Event("text", NOW, text="zebra-phrase"))
+    await service.handle(key(), Event("text", NOW, text="none of these"))
+    await service.handle(key(), Event("text", NOW, text="zebra-phrase it crept up gradually"))
+    stored = await store.get(str(key()))
+    assert stored is not None
+    assert "zebra" not in stored.data
+    assert '"onset":"gradual"' in stored.data
+
+
+def test_sqlite_purges_expired_rows(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "kneebot.db"
+
+    async def scenario() -> None:
+        store = open_store(f"sqlite:///{path}", clock=clock)
+        await store.compare_and_set("k", None, "one", ttl=60)
+        await store.close()
+        clock.now += 61
+        reopened = open_store(f"sqlite:///{path}", clock=clock)
+        await reopened.get("other")  # opening purges
+        await reopened.close()
+
+    asyncio.run(scenario())
+    rows = sqlite3.connect(path).execute("SELECT count(*) FROM conversations").fetchone()
+    assert rows == (0,)
+
+
+@pytest.mark.parametrize("url", ["postgres://x", "sqlite:///", "", "redis"])
+def test_unknown_store_urls_are_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match="KNEEBOT_STORE"):
+        open_store(url)
