@@ -9,8 +9,10 @@ once; when no question is left, the rules are read in order and the first that m
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from bot.content import Content, Rule
@@ -36,11 +38,8 @@ def step(content: Content, state: State | None, event: Event) -> Step:
     """Apply one event to a conversation."""
     command: str = event.kind
     if command == "text" and event.text is not None:
-        said = _command(content, event.text)
         waiting = state is None or state.finished or state.paused
-        # `yes` starts a check from the intro, but mid-triage it is an answer.
-        if said in ("restart", "forget") or (said in ("start", "resume") and waiting):
-            command = said
+        command = _command(content, event.text, waiting) or command
     if command == "forget":
         return Step(None, (_start_prompt(content, _render(content, "forgotten")),), changed=state is not None)
     if command == "restart":
@@ -69,12 +68,31 @@ def step(content: Content, state: State | None, event: Event) -> Step:
     return _answer(content, state, event)
 
 
-def _command(content: Content, text: str) -> str | None:
+def _command(content: Content, text: str, waiting: bool) -> str | None:
+    """The command a text means, if any.
+
+    `restart` and `forget` must be said on their own, anywhere. Starting and resuming only
+    apply while no question is waiting (`yes` starts a check from the intro, but mid-triage it
+    is an answer), and there a sentence that contains the words is enough (`ok, let's go`).
+    """
     said = normalise(text)
-    for command, phrases in content.language.commands.items():
-        if said in (normalise(p) for p in phrases):
+    commands = content.language.commands
+    for command in ("forget", "restart", "resume", "start"):
+        if said in _phrases(commands.get(command, ())) and (waiting or command in ("forget", "restart")):
             return command
+    if waiting:
+        for command in ("resume", "start"):
+            if any(
+                re.search(rf"(?<![\w']){re.escape(p)}(?![\w'])", said)
+                for p in _phrases(commands.get(command, ()))
+            ):
+                return command
     return None
+
+
+@lru_cache(maxsize=64)
+def _phrases(phrases: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(filter(None, map(normalise, phrases)))
 
 
 def _opening(content: Content, state: State | None) -> Step:

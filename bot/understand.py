@@ -281,7 +281,9 @@ def _words_to_numbers(text: str, language: Language) -> list[str]:
     out: list[str] = []
     total: float | None = None
     # A number glued after letters (`u123`, an id) is not a number the runner meant.
-    tokens = re.findall(r"(?:(?<![\w.])-)?(?<![a-z0-9.])\d+(?:\.\d+)?|[a-z]+(?:'[a-z]+)?|[/-]", text)
+    tokens = re.findall(
+        r"(?:(?<![\w.])-)?(?<![a-z0-9.])(?<![a-z]-)\d+(?:\.\d+)?|[a-z]+(?:'[a-z]+)?|[/-]", text
+    )
     for index, token in enumerate(tokens):
         following = tokens[index + 1] if index + 1 < len(tokens) else ""
         if token in words:
