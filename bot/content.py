@@ -33,6 +33,7 @@ from bot.yamlfile import Lines, line_of, load_yaml
 
 __all__ = [
     "ChoiceSpec",
+    "CommandName",
     "Content",
     "FactSpec",
     "default_content_dir",
@@ -136,11 +137,14 @@ class MessagesFile(_Spec):
     error: str
 
 
+CommandName = Literal["start", "resume", "restart", "forget"]
+
+
 class LanguageFile(_Spec):
     yes: tuple[str, ...]
     no: tuple[str, ...]
     unsure: tuple[str, ...]
-    commands: dict[Literal["start", "resume", "restart", "forget"], tuple[str, ...]]
+    commands: dict[CommandName, tuple[str, ...]]
     filler: tuple[str, ...]
     number_words: dict[str, float]
     duration_units: dict[str, int]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from bot.content import Content, Rule
+from bot.content import CommandName, Content, Rule
 from bot.contract import FACTS
 from bot.expressions import UNKNOWN, Special
 from bot.model import Choice, Event, FactValue, Outcome, Question, Reply, State
@@ -77,11 +77,12 @@ def _command(content: Content, text: str, waiting: bool) -> str | None:
     """
     said = normalise(text)
     commands = content.language.commands
-    for command in ("forget", "restart", "resume", "start"):
+    names: tuple[CommandName, ...] = ("forget", "restart", "resume", "start")
+    for command in names:
         if said in _phrases(commands.get(command, ())) and (waiting or command in ("forget", "restart")):
             return command
     if waiting:
-        for command in ("resume", "start"):
+        for command in names[2:]:
             if any(
                 re.search(rf"(?<![\w']){re.escape(p)}(?![\w'])", said)
                 for p in _phrases(commands.get(command, ()))
