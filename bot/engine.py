@@ -39,7 +39,8 @@ def step(content: Content, state: State | None, event: Event) -> Step:
     command: str = event.kind
     if command == "text" and event.text is not None:
         waiting = state is None or state.finished or state.paused
-        command = _command(content, event.text, waiting) or command
+        paused = state is not None and state.paused and not state.finished
+        command = _command(content, event.text, waiting, paused) or command
     if command == "forget":
         return Step(None, (_start_prompt(content, _render(content, "forgotten")),), changed=state is not None)
     if command == "restart":
@@ -59,16 +60,10 @@ def step(content: Content, state: State | None, event: Event) -> Step:
         return Step(state.model_copy(update={"paused": False}), (_reask(content, state),))
     if command == "start" or event.value == "start":
         return _begin(content, event)
-    if state.paused and event.text is not None:
-        picked = normalise(event.text)
-        if picked in ("1", "2"):
-            if picked == "2":
-                return _begin(content, event)
-            return Step(state.model_copy(update={"paused": False}), (_reask(content, state),))
     return _answer(content, state, event)
 
 
-def _command(content: Content, text: str, waiting: bool) -> str | None:
+def _command(content: Content, text: str, waiting: bool, paused: bool) -> str | None:
     """The command a text means, if any.
 
     `restart` and `forget` must be said on their own, anywhere. Starting and resuming only
@@ -76,6 +71,9 @@ def _command(content: Content, text: str, waiting: bool) -> str | None:
     is an answer), and there a sentence that contains the words is enough (`ok, let's go`).
     """
     said = normalise(text)
+    prompt: tuple[CommandName, ...] = ("resume", "start") if paused else ("start",)
+    if waiting and said.isdigit() and 1 <= int(said) <= len(prompt):
+        return prompt[int(said) - 1]  # a pick by number from the bot's own prompt
     commands = content.language.commands
     names: tuple[CommandName, ...] = ("forget", "restart", "resume", "start")
     for command in names:
@@ -193,7 +191,7 @@ def _finish(content: Content, state: State, rule: Rule, context: dict[str, Any],
     advice: tuple[str, ...] = ()
     if rule.level != "urgent":  # urgent care gets no exercise or training advice, whatever content says
         advice = tuple(
-            f"**{item.title}**\n{item.text(context)}" for item in content.advice if item.when(context)
+            f"**{item.title}**\n\n{item.text(context)}" for item in content.advice if item.when(context)
         )
     summary = tuple(
         (content.facts[item.ask].summary, _display(content, item.ask, state.facts[item.ask], state.facts))

@@ -58,3 +58,19 @@ def test_a_finished_triage_starts_fresh_next_time(bot: Callable[..., Bot], tmp_p
     second = bot(**store)
     opening = second.read_turn()[-1]
     assert [c["value"] for c in opening["choices"]] == ["start"]
+
+
+def test_the_bots_own_prompts_take_numbers(bot: Callable[..., Bot], tmp_path: Path) -> None:
+    store = {"KNEEBOT_STORE": f"sqlite:///{tmp_path / 'kneebot.db'}"}
+    first = bot(**store)
+    first.read_turn()
+    assert first.send({"text": "1"})[-1]["fact"] == "red_flags", "1 picks 'start' on the intro"
+    first.send({"value": ["none"]})
+    first.close()
+    second = bot(**store)
+    second.read_turn()
+    assert second.send({"text": "1"})[-1]["fact"] == "onset", "1 picks 'carry on'"
+    second.close()
+    third = bot(**store)
+    third.read_turn()
+    assert third.send({"text": "2"})[-1]["fact"] == "red_flags", "2 picks 'start over'"
