@@ -146,6 +146,8 @@ class LanguageFile(_Spec):
     unsure: tuple[str, ...]
     commands: dict[CommandName, tuple[str, ...]]
     filler: tuple[str, ...]
+    skip_words: frozenset[str] = frozenset()
+    """Words dropped before matching options, from the text and the options alike."""
     number_words: dict[str, float]
     duration_units: dict[str, int]
     distance_units: dict[str, float]

@@ -93,7 +93,9 @@ def _direct(spec: FactSpec, contract: FactContract, value: Answer) -> Result | N
     if isinstance(value, bool):
         return Misunderstood("unclear")
     if isinstance(value, int | float):
-        return _in_range(value, contract)
+        # Days and miles are whole numbers; a pain score may be 6.5.
+        whole = spec.number is not None and spec.number.unit != "score"
+        return _in_range(round(value) if whole and value == value else value, contract)
     if isinstance(value, str) and value in values:
         return Understood(value)
     return None
@@ -145,7 +147,7 @@ def _build_phrases(choices: tuple[ChoiceSpec, ...], language: Language) -> _Phra
     for choice in choices:
         candidates = (choice.value.replace("_", " "), choice.label, *choice.synonyms)
         for phrase in (*candidates, *vocab.get(choice.value, ())):
-            key = normalise(phrase)
+            key = _squeeze(normalise(phrase), language)
             if key:
                 by_phrase.setdefault(key, choice.value)
     ordered = sorted(by_phrase, key=len, reverse=True)
@@ -164,6 +166,7 @@ def _choices(spec: FactSpec, language: Language, text: str) -> Result:
         return Understood(_pack(spec, chosen), from_text=True)
 
     phrases = _phrases(spec.choices, language)
+    text = _squeeze(text, language)
     if text in phrases.by_phrase:
         return Understood(_pack(spec, {phrases.by_phrase[text]}), from_text=True)
 
@@ -189,6 +192,12 @@ def _choices(spec: FactSpec, language: Language, text: str) -> Result:
         # "none" next to words we could not place might hide something we should know.
         return Misunderstood("unclear")
     return Understood(_tidy_multi(spec, chosen), from_text=True)
+
+
+def _squeeze(text: str, language: Language) -> str:
+    """Drop words that never change which option is meant (`below my kneecap`, `any weight`)."""
+    skip = language.skip_words
+    return " ".join(word for word in text.split() if word not in skip) if skip else text
 
 
 def _pack(spec: FactSpec, chosen: set[str]) -> FactValue:

@@ -46,6 +46,11 @@ def read(content: Content, fact: str, text: str, unit: str = "miles") -> Any:
         ("pain_location", "behind the kneecap", "front"),
         ("pain_location", "outside", "outer"),
         ("pain_location", "frnt", "front"),
+        ("pain_location", "below my kneecap", "below_kneecap"),
+        ("red_flags", "I can't put any weight on it", ["cannot_bear_weight"]),
+        ("red_flags", "my kneecap looks like it's in the wrong place", ["deformity"]),
+        ("red_flags", "my calf is really swollen", ["calf_swelling"]),
+        ("red_flags", "no red flags", ["none"]),
         # multi choices
         ("red_flags", "nope", ["none"]),
         ("red_flags", "none of these", ["none"]),
@@ -159,6 +164,8 @@ def test_picked_values_are_checked_against_the_choices(content: Content) -> None
     assert pick("red_flags", "none") == ["none"]
     assert pick("days_to_race", "none") == "none"
     assert pick("days_to_race", 12) == 12
+    assert pick("days_since_onset", 6.6) == 7
+    assert pick("pain_severity", 6.5) == 6.5
     assert pick("pain_severity", 11) == "out_of_range"
     assert pick("pain_severity", True) == "unclear"
     assert pick("shoe_miles", "none") == "unclear"  # `none` is not one of its words
