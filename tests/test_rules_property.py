@@ -15,19 +15,11 @@ from hypothesis import strategies as st
 
 from bot import engine
 from bot.content import Content
+from bot.contract import FACTS
 from bot.model import Event, State
 from tests.conftest import NOW
 
-FLAGS = [
-    "deformity",
-    "foot_numb_cold",
-    "calf_swelling",
-    "hot_red_fever",
-    "cannot_bear_weight",
-    "locked",
-    "cannot_straighten_leg",
-    "night_pain_weight_loss",
-]
+FLAGS = [v for v in FACTS["red_flags"].values if v not in ("none", "unsure")]
 # Calm answers are drawn more often, so the later, milder rules get their turn too.
 YNU = st.sampled_from(["yes", "no", "no", "no", "unsure"])
 
