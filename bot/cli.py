@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.config import Settings, load_settings
 from bot.content import Content, load_content
 from bot.errors import ConfigError, ContentError, KneebotError
+
+if TYPE_CHECKING:
+    from bot.conversations import Conversations
 
 __all__ = ["app", "main"]
 
@@ -59,28 +63,73 @@ def chat(
 ) -> None:
     """Chat with the bot in this terminal. Needs no tokens."""
     from adapters.terminal import run_chat
-    from bot.conversations import Conversations
-    from bot.stores import open_store
 
-    settings = _setup()
-    content = _content(settings)
-    try:
-        store = open_store(settings.store)
-    except KneebotError as exc:
-        raise _fail(str(exc)) from None
-    service = Conversations(content, store, timedelta(hours=settings.retention_hours))
+    service = _service(_setup())
 
     async def run() -> int:
         try:
             return await run_chat(service, json_mode=json_mode, user=user)
         finally:
-            await store.close()
+            await service.store.close()
 
     try:
         code = asyncio.run(run())
     except KeyboardInterrupt:
         code = 130
     raise typer.Exit(code)
+
+
+def _service(settings: Settings) -> Conversations:
+    from bot.conversations import Conversations
+    from bot.stores import open_store
+
+    content = _content(settings)
+    try:
+        store = open_store(settings.store)
+    except KneebotError as exc:
+        raise _fail(str(exc)) from None
+    return Conversations(content, store, timedelta(hours=settings.retention_hours))
+
+
+@app.command()
+def slack(
+    http: Annotated[
+        bool, typer.Option("--http", help="Serve the HTTP Events API instead of Socket Mode.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port for --http.")] = 3000,
+    host: Annotated[str, typer.Option(help="Address for --http.")] = "0.0.0.0",
+) -> None:
+    """Run the Slack app: Socket Mode by default (no public URL), or HTTP with --http."""
+    from adapters.slack import build_app
+
+    settings = _setup()
+    try:
+        settings.require("slack_bot_token", "slack_signing_secret" if http else "slack_app_token")
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    service = _service(settings)
+    assert settings.slack_bot_token is not None
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    app_ = build_app(
+        service,
+        token=settings.slack_bot_token.get_secret_value(),
+        signing_secret=secret if http else None,
+        api_url=settings.slack_api_url,
+    )
+    if http:
+        from aiohttp import web
+
+        typer.echo(f"kneebot: Slack HTTP mode on http://{host}:{port}/slack/events", err=True)
+        web.run_app(app_.web_app(path="/slack/events", port=port), host=host, port=port, print=None)
+        return
+
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    assert settings.slack_app_token is not None
+    handler = AsyncSocketModeHandler(app_, settings.slack_app_token.get_secret_value())
+    typer.echo("kneebot: Slack Socket Mode connecting", err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(handler.start_async())  # type: ignore[no-untyped-call]
 
 
 @content_app.command("check")

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -21,7 +21,11 @@ def _default_store() -> str:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="KNEEBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="KNEEBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     store: str = Field(default_factory=_default_store)
@@ -30,6 +34,22 @@ class Settings(BaseSettings):
     emergency_number: str = Field(default="911 (US), 999 (UK) or 112 (EU)", min_length=1, max_length=120)
     distance_unit: Literal["miles", "km"] = "miles"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
+
+    def require(self, *names: str) -> None:
+        """Raise ConfigError naming each unset variable that a command needs."""
+        missing = [self.env_name(n) for n in names if not getattr(self, n)]
+        if missing:
+            raise ConfigError(f"set {', '.join(missing)} in the environment or .env (see .env.example)")
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        alias = cls.model_fields[field].validation_alias
+        return alias if isinstance(alias, str) else f"KNEEBOT_{field.upper()}"
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -54,6 +74,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            name = "KNEEBOT_" + "_".join(str(p) for p in error["loc"]).upper()
+            field = str(error["loc"][0]) if error["loc"] else ""
+            name = Settings.env_name(field) if field in Settings.model_fields else field
             lines.append(f"{name}={error.get('input')!r}: {error['msg']}")
         raise ConfigError("bad setting: " + "; ".join(lines)) from None

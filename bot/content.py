@@ -135,6 +135,9 @@ class MessagesFile(_Spec):
     stale_answer: str
     goodbye: str
     error: str
+    moved_to_dm: str
+    help: str
+    unknown_topic: str
 
 
 CommandName = Literal["start", "resume", "restart", "forget"]
@@ -177,10 +180,12 @@ LAYOUT_NAMES = ADVICE_NAMES | frozenset(
 MESSAGE_NAMES: dict[str, frozenset[str]] = {
     "understood": frozenset({"answer"}),
     "out_of_range": frozenset({"low", "high"}),
+    "help": frozenset({"command"}),
+    "unknown_topic": frozenset({"command"}),
 }
 # What a trial run sees: no fact known yet, plausible settings, every extra name empty.
 _SAMPLE: Mapping[str, Any] = {
-    **dict.fromkeys(FACT_NAMES | {"level", "value", "answer", "low", "high", "rule"}, UNKNOWN),
+    **dict.fromkeys(FACT_NAMES | {"level", "value", "answer", "low", "high", "rule", "command"}, UNKNOWN),
     **dict.fromkeys(LAYOUT_NAMES - {"level", "rule", "advice", "summary"}, ""),
     "emergency_number": "112",
     "retention_hours": 24,

@@ -44,9 +44,13 @@ class Conversations:
             _log.exception("could not handle a %s event", event.kind)
             return [Reply(self.message("error"))]
 
-    def message(self, name: str) -> str:
-        """One of the bot's own messages that needs no conversation (`goodbye`, `error`)."""
-        return engine.render_message(self.content, name)
+    def message(self, name: str, **extra: str) -> str:
+        """One of the bot's own messages that needs no conversation (`goodbye`, `help`)."""
+        return engine.render_message(self.content, name, **extra)
+
+    def lookup(self, topic: str, args: str, *, command: str) -> Reply:
+        """Anyone's `<command> <topic> [args]`: a short answer that starts no triage."""
+        return Reply(self.message("unknown_topic", command=command))
 
     async def forget(self, key: ConversationKey) -> None:
         await self.store.delete(str(key))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -52,15 +52,21 @@ def step(content: Content, state: State | None, event: Event) -> Step:
 
     if state is None or state.finished:
         if command == "start" or event.value == "start":
-            return _begin(content, event)
+            return _accepted(_begin(content, event))
         text = _render(content, "finished") if state else ""
         return Step(state, (_intro(content, text),), changed=False)
 
     if command == "resume" or (event.value == "resume" and state.paused):
-        return Step(state.model_copy(update={"paused": False}), (_reask(content, state),))
+        return _accepted(Step(state.model_copy(update={"paused": False}), (_reask(content, state),)))
     if command == "start" or event.value == "start":
-        return _begin(content, event)
+        return _accepted(_begin(content, event))
     return _answer(content, state, event)
+
+
+def _accepted(result: Step) -> Step:
+    """Mark the turn as following an accepted answer, so adapters can settle the question."""
+    first, *rest = result.replies
+    return replace(result, replies=(replace(first, accepted=True), *rest))
 
 
 def _command(content: Content, text: str, waiting: bool, paused: bool) -> str | None:
@@ -150,7 +156,7 @@ def _answer(content: Content, state: State, event: Event) -> Step:
     if result.from_text:
         said = _render(content, "understood", answer=_display(content, fact, result.value, facts))
     updated = state.model_copy(update={"facts": facts, "paused": False, "updated": event.at.timestamp()})
-    return _advance(content, updated, said)
+    return _accepted(_advance(content, updated, said))
 
 
 def _advance(content: Content, state: State, before: str) -> Step:
@@ -253,9 +259,9 @@ def _display(content: Content, fact: str, value: FactValue, facts: Mapping[str, 
     return content.templates[f"display:{fact}"](context)
 
 
-def render_message(content: Content, name: str) -> str:
-    """A message from messages.yaml that needs no facts (`error`, `goodbye`)."""
-    return _render(content, name)
+def render_message(content: Content, name: str, **extra: Any) -> str:
+    """A message from messages.yaml that needs no facts (`error`, `goodbye`, `help`)."""
+    return _render(content, name, **extra)
 
 
 def _render(content: Content, name: str, **extra: Any) -> str:

@@ -97,6 +97,9 @@ class Reply:
     text: str
     question: Question | None = None
     outcome: Outcome | None = None
+    accepted: bool = False
+    """The event before this reply was taken as an answer (or a start/resume pick): an adapter
+    may now show the question it answered as settled, e.g. by editing the clicked message."""
 
 
 class State(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -102,7 +103,7 @@ def test_env_example_lists_exactly_what_config_reads() -> None:
     listed = {
         line.lstrip("# ").split("=", 1)[0]
         for line in (ROOT / ".env.example").read_text().splitlines()
-        if "=" in line and line.lstrip("# ").startswith("KNEEBOT_")
+        if re.match(r"#? ?[A-Z][A-Z_]+=", line)
     }
-    read = {f"KNEEBOT_{name.upper()}" for name in Settings.model_fields}
+    read = {Settings.env_name(name) for name in Settings.model_fields}
     assert listed == read

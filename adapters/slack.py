@@ -1,0 +1,292 @@
+"""The Slack adapter: slack-bolt events in, Block Kit messages out.
+
+It translates and nothing more. A `/knee` command, a button click, a checkbox "Done" or a
+message in the bot's DM becomes an `Event`; each `Reply` becomes a Block Kit message built with
+slack_sdk's models, which check Slack's length limits when serialised. The triage runs in the
+runner's DM with the bot; used in a channel, `/knee` answers ephemerally that the DM is waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    CheckboxesElement,
+    ContextBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.conversations import Conversations
+from bot.model import Answer, ConversationKey, Event, Reply
+
+__all__ = ["build_app", "escape", "mrkdwn", "render"]
+
+_log = logging.getLogger(__name__)
+
+COMMAND = "/knee"
+PICK = "knee_pick"  # a button: its value is {"f": fact or null, "v": value}
+MULTI = "knee_multi"  # checkbox toggles; read when Done is clicked
+DONE = "knee_done"  # Done under a multi-choice question: its value is the fact
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_TEXT = 3000  # the notification fallback: Slack allows more, but it is only a preview
+MAX_ACTIONS = 25
+MAX_CHECKBOXES = 10
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, so text can never ping `<!channel>` or forge a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn(text: str) -> str:
+    """The bot's markdown subset as Slack mrkdwn: *bold*, _italics_, • bullets, <url|links>."""
+    text = escape(text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", text)
+    text = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r"<\2|\1>", text)
+    return re.sub(r"(?m)^- ", "• ", text)
+
+
+def _plain(text: str, limit: int = 75) -> PlainTextObject:
+    return PlainTextObject(text=text if len(text) <= limit else text[: limit - 1] + "…", emoji=True)
+
+
+def _sections(text: str) -> Iterator[str]:
+    """Paragraphs, each within a section's limit (a long one is cut at line ends)."""
+    for paragraph in filter(None, (p.strip() for p in text.split("\n\n"))):
+        while len(paragraph) > MAX_SECTION:
+            cut = paragraph.rfind("\n", 0, MAX_SECTION)
+            cut = cut if cut > 0 else MAX_SECTION
+            yield paragraph[:cut]
+            paragraph = paragraph[cut:].lstrip()
+        yield paragraph
+
+
+def render(reply: Reply) -> list[tuple[str, list[dict[str, Any]]]]:
+    """A Reply as Slack messages, each (fallback text, blocks) within Block Kit's limits.
+
+    Nearly always one message; text too long for one is carried on in more, never cut, and the
+    question's controls go on the last.
+    """
+    question = reply.question
+    controls = list(_controls(question.fact, question.kind, question.choices)) if question else []
+    sections: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=p, verbatim=True)) for p in _sections(mrkdwn(reply.text))
+    ]
+    pages: list[list[Block]] = [sections[i : i + MAX_BLOCKS] for i in range(0, len(sections), MAX_BLOCKS)]
+    if not pages or len(pages[-1]) + len(controls) > MAX_BLOCKS:
+        pages.append([])
+    pages[-1].extend(controls)
+    return [(_fallback(page), [block.to_dict() for block in page]) for page in pages]
+
+
+def _fallback(blocks: list[Block]) -> str:
+    """The notification text: the message's words, shortened."""
+    text = "\n\n".join(b.text.text for b in blocks if isinstance(b, SectionBlock) and b.text)
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _controls(fact: str | None, kind: str, choices: tuple[Any, ...]) -> Iterator[Block]:
+    block_id = f"q:{fact or '_'}"
+    if kind == "multi":
+        for start in range(0, len(choices), MAX_CHECKBOXES):
+            group = choices[start : start + MAX_CHECKBOXES]
+            options = [Option(value=c.value, text=_plain(c.label)) for c in group]
+            yield ActionsBlock(
+                block_id=f"{block_id}:{start // MAX_CHECKBOXES}",
+                elements=[CheckboxesElement(action_id=MULTI, options=options)],
+            )
+        done = ButtonElement(text=_plain("Done ✓"), action_id=DONE, value=fact or "", style="primary")
+        yield ActionsBlock(block_id=f"{block_id}:done", elements=[done])
+        return
+    buttons = [
+        ButtonElement(
+            text=_plain(choice.label),
+            action_id=f"{PICK}:{index}",
+            value=json.dumps({"f": fact, "v": choice.value}),
+        )
+        for index, choice in enumerate(choices)
+    ]
+    for start in range(0, len(buttons), MAX_ACTIONS):
+        yield ActionsBlock(block_id=f"{block_id}:{start}", elements=buttons[start : start + MAX_ACTIONS])
+    if kind == "number":
+        yield ContextBlock(elements=[MarkdownTextObject(text="✍️ Type your answer below.")])
+
+
+def _key(context: AsyncBoltContext) -> ConversationKey:
+    workspace = context.team_id or context.enterprise_id or "-"
+    return ConversationKey("slack", workspace, context.user_id or "-")
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+class _Slack:
+    """The listeners, sharing the conversations service."""
+
+    def __init__(self, service: Conversations) -> None:
+        self.service = service
+
+    async def send(self, client: AsyncWebClient, channel: str, replies: list[Reply]) -> None:
+        for reply in replies:
+            for text, blocks in render(reply):
+                await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+
+    async def open_dm(self, client: AsyncWebClient, user: str) -> str:
+        opened = await client.conversations_open(users=user)
+        return str(opened["channel"]["id"])
+
+    async def command(
+        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        word, _, rest = (command.get("text") or "").strip().partition(" ")
+        word = word.lower()
+        key = _key(context)
+        if word == "help":
+            await ack(response_type="ephemeral", text=mrkdwn(self.service.message("help", command=COMMAND)))
+            return
+        if word == "forget":
+            replies = await self.service.handle(key, Event("forget", _now()))
+            await ack(response_type="ephemeral", text=mrkdwn(replies[0].text) if replies else "")
+            return
+        if word not in ("", "check", "start"):
+            text, blocks = render(self.service.lookup(word, rest, command=COMMAND))[0]
+            await ack(response_type="ephemeral", text=text, blocks=blocks)
+            return
+        in_dm = str(command.get("channel_id", "")).startswith("D")
+        if in_dm:
+            await ack()
+        else:
+            await ack(response_type="ephemeral", text=mrkdwn(self.service.message("moved_to_dm")))
+        event_id = f"slack:cmd:{command.get('trigger_id')}" if command.get("trigger_id") else None
+        replies = await self.service.handle(key, Event("start", _now(), id=event_id))
+        await self.send(client, await self.open_dm(client, key.user), replies)
+
+    async def pick(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await ack()
+        try:
+            picked = json.loads(action.get("value") or "{}")
+            fact, value = picked.get("f"), picked.get("v")
+        except (ValueError, AttributeError):
+            fact, value = None, None
+        label = (action.get("text") or {}).get("text", "")
+        await self._answer(body, client, context, action, fact, value, label)
+
+    async def done(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await ack()
+        fact = action.get("value") or None
+        chosen: list[tuple[str, str]] = []
+        for block_id, elements in (body.get("state") or {}).get("values", {}).items():
+            if block_id.startswith(f"q:{fact}:"):
+                for option in (elements.get(MULTI) or {}).get("selected_options") or []:
+                    chosen.append((option["value"], option["text"]["text"]))
+        value = tuple(v for v, _ in chosen)
+        await self._answer(body, client, context, action, fact, value, ", ".join(t for _, t in chosen))
+
+    async def _answer(
+        self,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+        action: dict[str, Any],
+        fact: str | None,
+        value: Answer | None,
+        label: str,
+    ) -> None:
+        key = _key(context)
+        event_id = f"slack:act:{key.user}:{action.get('action_ts')}"
+        event = Event("answer", _now(), id=event_id, value=value, fact=fact)
+        replies = await self.service.handle(key, event)
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        if not channel:
+            channel = await self.open_dm(client, key.user)
+        message = body.get("message") or {}
+        if replies and replies[0].accepted and message.get("ts"):
+            await self._settle(client, channel, message, label)
+        await self.send(client, channel, replies)
+
+    async def _settle(
+        self, client: AsyncWebClient, channel: str, message: dict[str, Any], label: str
+    ) -> None:
+        """Edit the clicked question so the DM reads as a clean record: its text and the answer."""
+        kept = [b for b in message.get("blocks", []) if b.get("type") == "section"]
+        answer = ContextBlock(elements=[MarkdownTextObject(text=f"✅ {escape(label)}"[:MAX_SECTION])])
+        blocks = [*kept[: MAX_BLOCKS - 1], answer.to_dict()]
+        try:
+            await client.chat_update(
+                channel=channel, ts=message["ts"], text=message.get("text", ""), blocks=blocks
+            )
+        except SlackApiError as exc:  # an old or deleted message: the answer still counts
+            _log.warning("could not update the answered question: %s", exc.response.get("error"))
+
+    async def message(
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        event_id = f"slack:evt:{body['event_id']}" if body.get("event_id") else None
+        text = str(event.get("text") or "")
+        replies = await self.service.handle(_key(context), Event("text", _now(), id=event_id, text=text))
+        await self.send(client, str(event["channel"]), replies)
+
+
+def build_app(
+    service: Conversations,
+    *,
+    token: str,
+    signing_secret: str | None = None,
+    api_url: str | None = None,
+) -> AsyncApp:
+    """The bolt app with every listener wired. Without a signing secret it suits Socket Mode only."""
+    client = AsyncWebClient(token=token, base_url=api_url) if api_url else AsyncWebClient(token=token)
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing_secret,
+        request_verification_enabled=signing_secret is not None,
+    )
+    slack = _Slack(service)
+    app.command(COMMAND)(slack.command)
+    app.action(re.compile(rf"^{PICK}:\d+$"))(slack.pick)
+    app.action(DONE)(slack.done)
+    app.event("message")(slack.message)
+
+    @app.action(MULTI)
+    async def toggled(ack: AsyncAck) -> None:
+        await ack()  # read when Done is clicked
+
+    @app.error
+    async def failed(error: Exception, body: dict[str, Any]) -> None:
+        # Never log the body: it holds what the runner typed.
+        _log.error("slack listener failed: %s", type(error).__name__, exc_info=error)
+
+    return app
