@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: chat test lint check clean
+.PHONY: chat slack test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 
 chat: $(VENV)/.run  ## set up and chat with the bot in this terminal (SQLite, no tokens)
 	$(BIN)/kneebot chat
+
+slack: $(VENV)/.run  ## run the Slack app (Socket Mode; tokens in .env, see README)
+	$(BIN)/kneebot slack
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
