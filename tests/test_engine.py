@@ -1,0 +1,33 @@
+"""The engine step itself: pure, and explicit about what it accepted."""
+
+from __future__ import annotations
+
+from bot import engine
+from bot.content import Content
+from bot.model import Event
+from tests.conftest import NOW
+
+
+def test_accepted_marks_only_answers_that_were_taken(content: Content) -> None:
+    started = engine.step(content, None, Event("answer", NOW, value="start"))
+    assert started.replies[0].accepted, "the start pick was taken"
+    state = started.state
+    unclear = engine.step(content, state, Event("text", NOW, text="purple"))
+    assert not unclear.replies[0].accepted
+    stale = engine.step(content, state, Event("answer", NOW, value="injury", fact="onset"))
+    assert not stale.replies[0].accepted
+    assert not stale.changed
+    taken = engine.step(content, state, Event("answer", NOW, value=("none",), fact="red_flags"))
+    assert taken.replies[0].accepted
+    assert taken.state is not None
+    assert taken.state.asking == "onset"
+
+
+def test_the_step_is_pure(content: Content) -> None:
+    state = engine.step(content, None, Event("answer", NOW, value="start")).state
+    event = Event("text", NOW, text="none of these")
+    first = engine.step(content, state, event)
+    second = engine.step(content, state, event)
+    assert first == second
+    assert state is not None
+    assert state.facts == {}, "the input state is left as it was"
