@@ -132,6 +132,27 @@ def slack(
         asyncio.run(handler.start_async())  # type: ignore[no-untyped-call]
 
 
+@app.command()
+def discord(
+    sync: Annotated[
+        bool, typer.Option("--sync", help="Register /knee with Discord first (to DISCORD_GUILD_ID if set).")
+    ] = False,
+) -> None:
+    """Run the Discord bot."""
+    from adapters.discord import KneeClient, KneeShardedClient
+
+    settings = _setup()
+    try:
+        settings.require("discord_token")
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    service = _service(settings)
+    kind = KneeShardedClient if settings.discord_sharded else KneeClient
+    client = kind(service, guild_id=settings.discord_guild_id, sync=sync)
+    assert settings.discord_token is not None
+    client.run(settings.discord_token.get_secret_value(), log_handler=None)
+
+
 @content_app.command("check")
 def content_check(
     directory: Annotated[

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
 
+    discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
+    discord_guild_id: int | None = Field(default=None, validation_alias="DISCORD_GUILD_ID")
+    discord_sharded: bool = Field(default=False, validation_alias="DISCORD_SHARDED")
+
     def require(self, *names: str) -> None:
         """Raise ConfigError naming each unset variable that a command needs."""
         missing = [self.env_name(n) for n in names if not getattr(self, n)]

@@ -128,6 +128,7 @@ class MessagesFile(_Spec):
     restarted: str
     forgotten: str
     finished: str
+    expired: str
     understood: str
     not_understood: dict[Kind, str]
     out_of_range: str

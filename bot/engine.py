@@ -53,6 +53,9 @@ def step(content: Content, state: State | None, event: Event) -> Step:
     if state is None or state.finished:
         if command == "start" or event.value == "start":
             return _accepted(_begin(content, event))
+        if state is None and event.kind == "answer" and (event.fact or event.value == "resume"):
+            # A click on a question whose conversation has expired or was forgotten.
+            return Step(None, (_start_prompt(content, _render(content, "expired")),), changed=False)
         text = _render(content, "finished") if state else ""
         return Step(state, (_intro(content, text),), changed=False)
 

@@ -48,7 +48,9 @@ Result = Understood | Misunderstood
 
 def normalise(text: str) -> str:
     """Lower-case, plain apostrophes, no accents on Latin letters, punctuation as spaces."""
-    text = unicodedata.normalize("NFKD", text[:MAX_TEXT]).encode("ascii", "ignore").decode()
+    # Mention and link markup (`<@123>`, `<!channel>`, `<#C1|general>`) is noise, never an answer.
+    text = re.sub(r"<[@#!][^>]*>", " ", text[:MAX_TEXT])
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     text = text.lower().replace("`", "'")
     # A comma or full stop ends a clause: `no, it's locked` must not read as `not locked`.
     text = re.sub(r"[,;:!?.]+(?:\s+|$)", " and ", text)

@@ -1,0 +1,340 @@
+"""The Discord adapter: discord.py app commands and components in, messages and embeds out.
+
+It translates and nothing more. `/knee check|help|forget|lookup`, a button, a select menu, a
+modal or a DM becomes an `Event`; each `Reply` becomes message content or embeds with a view.
+Buttons and menus are `DynamicItem`s whose custom ids carry the fact and the value, so a click
+is served after a restart, or by another shard, from the id and the shared store alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.conversations import Conversations
+from bot.model import Answer, ConversationKey, Event, Reply
+
+__all__ = ["KneeClient", "render"]
+
+_log = logging.getLogger(__name__)
+
+COMMAND = "/knee"
+MAX_CONTENT = 2000
+MAX_EMBED = 4096
+MAX_EMBEDS_TOTAL = 6000
+MAX_EMBEDS = 10
+MAX_LABEL = 80
+MAX_BUTTONS = 25  # 5 rows of 5
+MAX_OPTIONS = 25
+NONE = discord.AllowedMentions.none()
+COLOURS = {"urgent": 0xD93025, "see_professional": 0xF2A900, "self_care": 0x1E8E3E}
+
+
+def _label(text: str, limit: int = MAX_LABEL) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clean(text: str) -> str:
+    """No mention can come alive, even if allowed_mentions were ever loosened."""
+    return discord.utils.escape_mentions(text)
+
+
+def _chunks(text: str, limit: int) -> Iterator[str]:
+    """Paragraphs packed into pieces of at most `limit` characters, cut only where they must be."""
+    piece = ""
+    for paragraph in (p.strip() for p in text.split("\n\n")):
+        while len(paragraph) > limit:
+            cut = paragraph.rfind("\n", 0, limit)
+            cut = cut if cut > 0 else limit
+            if piece:
+                yield piece
+                piece = ""
+            yield paragraph[:cut]
+            paragraph = paragraph[cut:].lstrip()
+        if piece and len(piece) + 2 + len(paragraph) > limit:
+            yield piece
+            piece = ""
+        piece = f"{piece}\n\n{paragraph}" if piece else paragraph
+    if piece:
+        yield piece
+
+
+def render(reply: Reply) -> list[dict[str, Any]]:
+    """A Reply as keyword arguments for one or more sends, within Discord's limits.
+
+    Questions go as message content with their components; an outcome goes as embeds (up to
+    6,000 characters a message), continued in further messages when longer.
+    """
+    text = _clean(reply.text)
+    view = _view(reply)
+    messages: list[dict[str, Any]] = []
+    if reply.outcome is not None:
+        colour = COLOURS.get(reply.outcome.level)
+        embeds: list[discord.Embed] = []
+        size = 0
+        for piece in _chunks(text, MAX_EMBED):
+            if embeds and (size + len(piece) > MAX_EMBEDS_TOTAL or len(embeds) == MAX_EMBEDS):
+                messages.append({"embeds": embeds})
+                embeds, size = [], 0
+            embeds.append(discord.Embed(description=piece, colour=colour))
+            size += len(piece)
+        messages.append({"embeds": embeds})
+    else:
+        messages = [{"content": piece} for piece in _chunks(text, MAX_CONTENT)] or [{"content": "…"}]
+    if view is not None:
+        messages[-1]["view"] = view
+    for message in messages:
+        message["allowed_mentions"] = NONE
+    return messages
+
+
+def _view(reply: Reply) -> discord.ui.View | None:
+    question = reply.question
+    if question is None:
+        return None
+    view = discord.ui.View(timeout=None)
+    fact = question.fact or ""
+    if question.kind == "multi":
+        options = [discord.SelectOption(label=_label(c.label, 100), value=c.value) for c in question.choices]
+        for start in range(0, len(options), MAX_OPTIONS):
+            group = options[start : start + MAX_OPTIONS]
+            view.add_item(MultiSelect(fact, group, start // MAX_OPTIONS))
+        return view
+    for choice in question.choices[:MAX_BUTTONS]:
+        view.add_item(PickButton(fact, choice.value, choice.label))
+    if question.kind == "number" and len(view.children) < MAX_BUTTONS:
+        view.add_item(NumberButton(fact))
+    return view
+
+
+def _key(interaction: discord.Interaction[Any]) -> ConversationKey:
+    place = str(interaction.guild_id) if interaction.guild_id else "dm"
+    return ConversationKey("discord", place, str(interaction.user.id))
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def _service(interaction: discord.Interaction[Any]) -> Conversations:
+    client = interaction.client
+    assert isinstance(client, KneeClient | KneeShardedClient)
+    return client.service
+
+
+async def _send(interaction: discord.Interaction[Any], replies: list[Reply]) -> None:
+    """Follow-ups after a deferred response: private in a server, plain in a DM."""
+    private = interaction.guild_id is not None
+    for reply in replies:
+        for message in render(reply):
+            await interaction.followup.send(ephemeral=private, **message)
+
+
+async def _answer(
+    interaction: discord.Interaction[Any], fact: str | None, value: Answer | None, shown: str
+) -> None:
+    """Hand a picked answer to the service; settle the question it answered; send what follows."""
+    await interaction.response.defer()  # within 3 seconds, whatever the store does next
+    event = Event("answer", _now(), id=f"discord:{interaction.id}", value=value, fact=fact or None)
+    replies = await _service(interaction).handle(_key(interaction), event)
+    if replies and replies[0].accepted and interaction.message is not None:
+        question = _clean(interaction.message.content or "")
+        settled = f"{question}\n\n✅ {_clean(shown)}" if question else f"✅ {_clean(shown)}"
+        try:
+            await interaction.edit_original_response(content=settled[:MAX_CONTENT], view=None)
+        except discord.HTTPException as exc:
+            _log.warning("could not settle the answered question: %s", exc.status)
+    await _send(interaction, replies)
+
+
+class PickButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"knee:p:(?P<fact>[a-z_]*):(?P<value>[a-z0-9_]+)"
+):
+    """A single-choice answer (or the start / resume prompt, with no fact)."""
+
+    def __init__(self, fact: str, value: str, label: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=_label(label), custom_id=f"knee:p:{fact}:{value}", style=discord.ButtonStyle.secondary
+            )
+        )
+        self.fact, self.value = fact, value
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> PickButton:
+        label = getattr(item, "label", None) or match["value"]
+        return cls(match["fact"], match["value"], label)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await _answer(interaction, self.fact, self.value, self.item.label or self.value)
+
+
+class MultiSelect(
+    discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"knee:m:(?P<fact>[a-z_]+):(?P<part>\d)"
+):
+    """A multi-choice answer: pick every option that fits."""
+
+    def __init__(self, fact: str, options: list[discord.SelectOption], part: int = 0) -> None:
+        super().__init__(
+            discord.ui.Select(
+                custom_id=f"knee:m:{fact}:{part}",
+                options=options,
+                min_values=1,
+                max_values=len(options),
+                placeholder="Pick all that fit",
+            )
+        )
+        self.fact = fact
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> MultiSelect:
+        options = list(getattr(item, "options", []))
+        return cls(match["fact"], options, int(match["part"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        picked = list(self.item.values)
+        labels = {option.value: option.label for option in self.item.options}
+        await _answer(interaction, self.fact, tuple(picked), ", ".join(labels.get(v, v) for v in picked))
+
+
+class NumberButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"knee:n:(?P<fact>[a-z_]+)"):
+    """Opens a box to type a number in (or the runner types it in a DM)."""
+
+    def __init__(self, fact: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Type my answer", custom_id=f"knee:n:{fact}", style=discord.ButtonStyle.primary
+            )
+        )
+        self.fact = fact
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> NumberButton:
+        return cls(match["fact"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        question = interaction.message.content if interaction.message else ""
+        await interaction.response.send_modal(NumberModal(self.fact, question or ""))
+
+
+class NumberModal(discord.ui.Modal):
+    def __init__(self, fact: str, question: str) -> None:
+        super().__init__(title="kneebot", custom_id=f"knee:modal:{fact}", timeout=None)
+        self.fact = fact
+        self.answer: discord.ui.TextInput[NumberModal] = discord.ui.TextInput(
+            label=_label(question.split("\n")[0] or "Your answer", 45), max_length=100
+        )
+        self.add_item(self.answer)
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer()
+        event = Event("text", _now(), id=f"discord:{interaction.id}", text=self.answer.value, fact=self.fact)
+        await _send(interaction, await _service(interaction).handle(_key(interaction), event))
+
+
+class _Knee(app_commands.Group):
+    """The /knee command group."""
+
+    def __init__(self) -> None:
+        super().__init__(name="knee", description="A private knee check for runners, and topics to look up")
+
+    @app_commands.command(description="Start a private knee check")
+    async def check(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer(ephemeral=interaction.guild_id is not None, thinking=True)
+        event = Event("start", _now(), id=f"discord:{interaction.id}")
+        await _send(interaction, await _service(interaction).handle(_key(interaction), event))
+
+    @app_commands.command(description="What kneebot can do")
+    async def help(self, interaction: discord.Interaction[Any]) -> None:
+        text = _service(interaction).message("help", command=COMMAND)
+        await interaction.response.send_message(_clean(text), ephemeral=True, allowed_mentions=NONE)
+
+    @app_commands.command(description="Delete everything kneebot keeps about you")
+    async def forget(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        replies = await _service(interaction).handle(_key(interaction), Event("forget", _now()))
+        await _send(interaction, replies)
+
+    @app_commands.command(description="Look up a topic")
+    @app_commands.describe(
+        topic="What to look up", details="Anything the topic needs, like your weekly miles"
+    )
+    async def lookup(self, interaction: discord.Interaction[Any], topic: str, details: str = "") -> None:
+        reply = _service(interaction).lookup(topic.strip().lower(), details, command=COMMAND)
+        first, *rest = render(reply)
+        await interaction.response.send_message(ephemeral=True, **first)
+        for message in rest:
+            await interaction.followup.send(ephemeral=True, **message)
+
+
+class _Setup:
+    """What both client kinds share: the service, the command tree and the DM listener."""
+
+    service: Conversations
+    tree: app_commands.CommandTree[Any]
+    guild_id: int | None
+    sync_commands: bool
+
+    async def setup_hook(self) -> None:
+        assert isinstance(self, discord.Client)
+        self.add_dynamic_items(PickButton, MultiSelect, NumberButton)
+        if not self.sync_commands:
+            return
+        if self.guild_id:
+            guild = discord.Object(id=self.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        else:
+            synced = await self.tree.sync()
+        _log.info(
+            "synced %d commands %s", len(synced), f"to guild {self.guild_id}" if self.guild_id else "globally"
+        )
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Typed answers in a DM with the bot."""
+        if message.guild is not None or message.author.bot:
+            return
+        key = ConversationKey("discord", "dm", str(message.author.id))
+        event = Event("text", _now(), id=f"discord:{message.id}", text=message.content)
+        for reply in await self.service.handle(key, event):
+            for sent in render(reply):
+                await message.channel.send(**sent)
+
+
+def _wire(client: Any, service: Conversations, guild_id: int | None, sync: bool) -> None:
+    client.service = service
+    client.guild_id = guild_id
+    client.sync_commands = sync
+    client.tree = app_commands.CommandTree(
+        client,
+        allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True),
+    )
+    client.tree.add_command(_Knee())
+
+
+class KneeClient(_Setup, discord.Client):
+    """kneebot on Discord: one process, plain gateway connection."""
+
+    def __init__(self, service: Conversations, *, guild_id: int | None = None, sync: bool = False) -> None:
+        super().__init__(intents=discord.Intents.default(), allowed_mentions=NONE)
+        _wire(self, service, guild_id, sync)
+
+
+class KneeShardedClient(_Setup, discord.AutoShardedClient):
+    """kneebot on Discord for large servers: discord.py's auto-sharding, state in the shared store."""
+
+    def __init__(self, service: Conversations, *, guild_id: int | None = None, sync: bool = False) -> None:
+        super().__init__(intents=discord.Intents.default(), allowed_mentions=NONE)
+        _wire(self, service, guild_id, sync)

@@ -1,0 +1,223 @@
+"""A local Discord: a recording REST API, and interactions fed in the way the gateway delivers them.
+
+discord.py's own REST code talks to the double (its base URL is pointed here), so what is recorded
+is exactly the JSON the bot would send to Discord. Interactions go in through
+`ConnectionState.parse_interaction_create`, the handler for the gateway's INTERACTION_CREATE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+APP_ID = "800000000000000001"
+BOT = {"id": "800000000000000002", "username": "kneebot", "discriminator": "0", "avatar": None,
+       "bot": True, "global_name": "kneebot", "public_flags": 0, "flags": 0}  # fmt: skip
+GUILD = "555000000000000001"
+CHANNEL = "777000000000000001"
+STAMP = "2026-11-24T12:00:00+00:00"
+
+
+@dataclass
+class Sent:
+    route: str
+    body: dict[str, Any]
+    message: dict[str, Any] | None = None
+
+
+@dataclass
+class DiscordApi:
+    sent: list[Sent] = field(default_factory=list)
+    server: TestServer | None = None
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(900000000000000001))
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_get("/api/v10/users/@me", self._me)
+        app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
+        app.router.add_post("/api/v10/interactions/{id}/{token}/callback", self._callback)
+        app.router.add_post("/api/v10/webhooks/{app}/{token}", self._followup)
+        app.router.add_patch("/api/v10/webhooks/{app}/{token}/messages/{message}", self._edit)
+        app.router.add_post("/api/v10/channels/{channel}/messages", self._channel_message)
+        self.server = TestServer(app)
+        await self.server.start_server()
+        return str(self.server.make_url("/api/v10"))
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+
+    async def _me(self, _: web.Request) -> web.Response:
+        return _json(BOT)
+
+    async def _application(self, _: web.Request) -> web.Response:
+        return _json(
+            {"id": APP_ID, "name": "kneebot", "description": "", "icon": None, "bot_public": True,
+             "bot_require_code_grant": False, "owner": BOT, "verify_key": "0" * 64, "flags": 0,
+             "team": None, "summary": ""}
+        )  # fmt: skip
+
+    def _message(self, body: dict[str, Any], channel: str = CHANNEL) -> dict[str, Any]:
+        return {
+            "id": str(next(self.ids)), "channel_id": channel, "type": 0, "content": body.get("content") or "",
+            "author": BOT, "attachments": [], "embeds": body.get("embeds") or [], "mentions": [],
+            "mention_roles": [], "pinned": False, "mention_everyone": False, "tts": False,
+            "timestamp": STAMP, "edited_timestamp": None, "flags": body.get("flags") or 0,
+            "components": body.get("components") or [], "application_id": APP_ID, "webhook_id": APP_ID,
+        }  # fmt: skip
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        message = self._message(body.get("data") or {}) if body.get("type") == 4 else None
+        self.sent.append(Sent("callback", body, message))
+        return _json({"interaction": {"id": request.match_info["id"], "type": 2}})
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        message = self._message(body)
+        self.sent.append(Sent("followup", body, message))
+        return _json(message)
+
+    async def _edit(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        message = self._message(body)
+        self.sent.append(Sent("edit", body, message))
+        return _json(message)
+
+    async def _channel_message(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        message = self._message(body, request.match_info["channel"])
+        self.sent.append(Sent("channel", body, message))
+        return _json(message)
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message the bot posted (not edits), as Discord would now hold it."""
+        return [s.message for s in self.sent if s.message is not None and s.route != "edit"]
+
+    async def settle(self, quiet: float = 0.1) -> None:
+        seen = -1
+        while seen != len(self.sent):
+            seen = len(self.sent)
+            await asyncio.sleep(quiet)
+
+
+def _json(data: Any) -> web.Response:
+    # discord.py reads a body as JSON only for exactly this content type, with no charset.
+    return web.Response(body=json.dumps(data).encode(), headers={"Content-Type": "application/json"})
+
+
+def user(user_id: str = "600000000000000001") -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "username": "runner",
+        "discriminator": "0",
+        "avatar": None,
+        "global_name": "Runner",
+    }
+
+
+_ids = itertools.count(int(time.time() * 1000) << 22)
+
+
+def _base(kind: int, data: dict[str, Any], runner: str, guild: bool) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "id": str(next(_ids)), "application_id": APP_ID, "type": kind, "token": f"token-{next(_ids)}",
+        "version": 1, "data": data, "channel_id": CHANNEL, "locale": "en-GB", "app_permissions": "0",
+        "entitlements": [], "attachment_size_limit": 8388608, "context": 0 if guild else 1,
+        "authorizing_integration_owners": {"0": GUILD} if guild else {"1": runner},
+    }  # fmt: skip
+    if guild:
+        payload["guild_id"] = GUILD
+        payload["guild_locale"] = "en-US"
+        payload["member"] = {
+            "user": user(runner), "roles": [], "joined_at": STAMP, "deaf": False, "mute": False,
+            "flags": 0, "permissions": "0",
+        }  # fmt: skip
+    else:
+        payload["user"] = user(runner)
+    return payload
+
+
+class Gateway:
+    """Feeds interactions to a logged-in client as the gateway would."""
+
+    def __init__(self, client: discord.Client, api: DiscordApi, runner: str = "600000000000000001") -> None:
+        self.client = client
+        self.api = api
+        self.runner = runner
+
+    async def _deliver(self, payload: dict[str, Any]) -> None:
+        self.client._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+        await self.api.settle()
+
+    async def command(self, sub: str, guild: bool = True, **options: str) -> None:
+        inner = [{"type": 3, "name": name, "value": value} for name, value in options.items()]
+        data = {
+            "id": "1000",
+            "name": "knee",
+            "type": 1,
+            "options": [{"type": 1, "name": sub, "options": inner}],
+        }
+        await self._deliver(_base(2, data, self.runner, guild))
+
+    async def click(self, message: dict[str, Any], value: str | list[str], guild: bool = True) -> None:
+        """Click the button for `value`, or pick several values in the message's select menu."""
+        for row in message["components"]:
+            for component in row["components"]:
+                custom_id = component.get("custom_id", "")
+                if isinstance(value, list) and component["type"] == 3:
+                    data = {"custom_id": custom_id, "component_type": 3, "values": value}
+                elif isinstance(value, str) and component["type"] == 2 and custom_id.endswith(f":{value}"):
+                    data = {"custom_id": custom_id, "component_type": 2}
+                else:
+                    continue
+                await self._deliver({**_base(3, data, self.runner, guild), "message": message})
+                return
+        raise AssertionError(f"no component for {value!r} on the message")
+
+    async def type_number(self, message: dict[str, Any], text: str, guild: bool = True) -> None:
+        """Click "Type my answer", then submit the modal it opened with `text`."""
+        button = next(
+            c for r in message["components"] for c in r["components"] if c["custom_id"].startswith("knee:n:")
+        )
+        data = {"custom_id": button["custom_id"], "component_type": 2}
+        await self._deliver({**_base(3, data, self.runner, guild), "message": message})
+        modal = self.api.sent[-1].body
+        assert modal["type"] == 9, "the button opens a modal"
+        field_id = modal["data"]["components"][0]["components"][0]["custom_id"]
+        rows = [{"type": 1, "components": [{"type": 4, "custom_id": field_id, "value": text}]}]
+        submit = {"custom_id": modal["data"]["custom_id"], "components": rows}
+        await self._deliver(_base(5, submit, self.runner, guild))
+
+
+def check_discord_limits(body: dict[str, Any]) -> None:
+    """Discord's documented limits for a message payload, and no mention allowed."""
+    data = body.get("data", body) if "type" in body and "data" in body else body
+    if not isinstance(data, dict) or not any(k in data for k in ("content", "embeds", "components")):
+        return
+    assert len(data.get("content") or "") <= 2000
+    embeds = data.get("embeds") or []
+    assert len(embeds) <= 10
+    assert sum(len(e.get("description") or "") + len(e.get("title") or "") for e in embeds) <= 6000
+    for embed in embeds:
+        assert len(embed.get("description") or "") <= 4096
+    rows = data.get("components") or []
+    assert len(rows) <= 5
+    for row in rows:
+        assert len(row["components"]) <= 5
+        for component in row["components"]:
+            assert 1 <= len(component.get("custom_id", "x")) <= 100
+            assert len(component.get("label") or "") <= 80
+            if component["type"] == 3:
+                assert len(component["options"]) <= 25
+                assert all(len(o["label"]) <= 100 for o in component["options"])
+    if "content" in data or "embeds" in data:
+        assert data.get("allowed_mentions", {}).get("parse") == [], f"mentions allowed in {data}"

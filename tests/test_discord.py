@@ -1,0 +1,171 @@
+"""The Discord adapter through discord.py's real objects: interactions as the gateway delivers them,
+REST calls recorded by a local double, every payload checked against Discord's limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+
+from adapters.discord import KneeClient, render
+from bot.content import Content
+from bot.conversations import Conversations
+from bot.model import Choice, Outcome, Question, Reply
+from bot.stores import Store, open_store
+from tests.discord_double import DiscordApi, Gateway, check_discord_limits
+from tests.test_slack import ANSWERS, terminal_outcome
+
+
+@dataclass
+class Discord:
+    api: DiscordApi
+    gateway: Gateway
+    store: Store
+    content: Content
+
+    def last(self) -> dict[str, Any]:
+        return self.api.messages()[-1]
+
+    async def restart(self) -> None:
+        """A new client process on the same store: nothing carried over in memory."""
+        await self.gateway.client.close()
+        client = KneeClient(Conversations(self.content, self.store, timedelta(hours=24)))
+        await client.login("token")
+        self.gateway = Gateway(client, self.api, self.gateway.runner)
+
+
+@pytest.fixture
+async def bot(content: Content, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[Discord]:
+    api = DiscordApi()
+    monkeypatch.setattr(discord.http.Route, "BASE", await api.start())
+    store = open_store(f"sqlite:///{tmp_path / 'kneebot.db'}")
+    client = KneeClient(Conversations(content, store, timedelta(hours=24)))
+    await client.login("token")
+    harness = Discord(api, Gateway(client, api), store, content)
+    try:
+        yield harness
+    finally:
+        await harness.gateway.client.close()
+        await store.close()
+        await api.stop()
+    for sent in api.sent:
+        check_discord_limits(sent.body)
+
+
+def fact_of(message: dict[str, Any]) -> str | None:
+    for row in message["components"]:
+        for component in row["components"]:
+            parts = component["custom_id"].split(":")
+            if parts[1] in ("p", "m", "n") and parts[2]:
+                return parts[2]
+    return None
+
+
+async def test_check_starts_a_private_triage(bot: Discord) -> None:
+    await bot.gateway.command("check")
+    deferred = bot.api.sent[0].body
+    assert deferred["type"] == 5, "deferred within 3 seconds"
+    assert deferred["data"]["flags"] & 64, "ephemeral in a server"
+    intro = bot.last()
+    assert "automated assistant" in intro["content"]
+    assert intro["flags"] & 64
+    assert [c["custom_id"] for r in intro["components"] for c in r["components"]] == ["knee:p::start"]
+
+
+async def test_a_whole_triage_through_clicks_menus_and_modals(bot: Discord, content: Content) -> None:
+    await bot.gateway.command("check")
+    await bot.gateway.click(bot.last(), "start")
+    for fact, answer in ANSWERS.items():
+        message = bot.last()
+        assert fact_of(message) == fact, message["content"]
+        if content.facts[fact].kind == "number":
+            await bot.gateway.type_number(message, answer)
+        else:
+            await bot.gateway.click(message, answer)
+    outcome = bot.last()
+    text = "\n\n".join(e["description"] for e in outcome["embeds"])
+    assert text == terminal_outcome(content, ANSWERS)
+    assert outcome["embeds"][0]["color"] == 0xF2A900
+    edits = [s.body for s in bot.api.sent if s.route == "edit"]
+    assert any(e["content"].endswith("✅ Gradually, building up over runs") for e in edits)
+    assert any(e["components"] == [] for e in edits), "the answered question loses its buttons"
+
+
+async def test_a_click_after_a_restart_is_served(bot: Discord) -> None:
+    await bot.gateway.command("check")
+    await bot.gateway.click(bot.last(), "start")
+    await bot.gateway.click(bot.last(), ["none"])
+    question = bot.last()
+    await bot.restart()
+    await bot.gateway.click(question, "gradual")
+    assert fact_of(bot.last()) == "days_since_onset"
+
+
+async def test_an_expired_conversation_says_start_again(bot: Discord) -> None:
+    await bot.gateway.command("check")
+    await bot.gateway.click(bot.last(), "start")
+    question = bot.last()
+    await bot.store.delete("discord:555000000000000001:600000000000000001")  # retention ran out
+    await bot.gateway.click(question, ["none"])
+    reply = bot.last()
+    assert "expired" in reply["content"]
+    assert [c["custom_id"] for r in reply["components"] for c in r["components"]] == ["knee:p::start"]
+
+
+async def test_a_stale_double_click_answers_once(bot: Discord) -> None:
+    await bot.gateway.command("check")
+    await bot.gateway.click(bot.last(), "start")
+    question = bot.last()
+    await bot.gateway.click(question, ["none"])
+    await bot.gateway.click(question, ["locked"])
+    assert fact_of(bot.last()) == "onset", "the second click on an answered question changes nothing"
+    assert "earlier question" in bot.last()["content"]
+
+
+async def test_help_forget_and_lookup(bot: Discord) -> None:
+    await bot.gateway.command("help")
+    assert "/knee check" in bot.api.sent[-1].body["data"]["content"]
+    await bot.gateway.command("lookup", topic="@everyone <@123> warmups")
+    sent = bot.api.sent[-1].body["data"]
+    assert "@everyone" not in sent["content"].replace("@\u200beveryone", "")
+    await bot.gateway.command("check")
+    await bot.gateway.click(bot.last(), "start")
+    await bot.gateway.command("forget")
+    assert "deleted everything" in bot.last()["content"]
+
+
+async def test_typed_answers_never_come_back_as_mentions(bot: Discord) -> None:
+    await bot.gateway.command("check")
+    await bot.gateway.click(bot.last(), "start")
+    await bot.gateway.click(bot.last(), ["none"])
+    await bot.gateway.click(bot.last(), "gradual")
+    await bot.gateway.type_number(bot.last(), "@everyone @here <@&42> <@123>")
+    assert fact_of(bot.last()) == "days_since_onset", "not a number: asked again"
+    for sent in bot.api.sent:
+        text = str(sent.body)
+        assert "@everyone" not in text
+        assert "<@123>" not in text
+
+
+def test_render_keeps_within_discord_limits() -> None:
+    huge = "\n\n".join("word " * 900 for _ in range(12))
+    outcome = Outcome("self_care", "S1", (), huge)
+    messages = render(Reply(huge, outcome=outcome))
+    assert len(messages) > 1, "a long outcome continues in another message"
+    for message in messages:
+        payload = {"embeds": [e.to_dict() for e in message["embeds"]], "allowed_mentions": {"parse": []}}
+        check_discord_limits(payload)
+    choices = tuple(Choice(f"v{i}", "label " * 30) for i in range(30))
+    for kind in ("single", "multi", "number"):
+        [message] = render(Reply("Pick one", Question("symptoms", kind, choices)))  # type: ignore[arg-type]
+        payload = {"content": message["content"], "components": message["view"].to_components(),
+                   "allowed_mentions": message["allowed_mentions"].to_dict()}  # fmt: skip
+        check_discord_limits(payload)
+    long_question = render(Reply("x" * 4500, Question("onset", "single", choices[:2])))
+    assert [len(m["content"]) for m in long_question] == [2000, 2000, 500]
+    assert "view" in long_question[-1]
