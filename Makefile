@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: chat slack test lint clean
+.PHONY: chat slack discord test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ chat: $(VENV)/.run  ## set up and chat with the bot in this terminal (SQLite, no
 
 slack: $(VENV)/.run  ## run the Slack app (Socket Mode; tokens in .env, see README)
 	$(BIN)/kneebot slack
+
+discord: $(VENV)/.run  ## run the Discord bot (DISCORD_TOKEN in .env, see README)
+	$(BIN)/kneebot discord --sync
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
