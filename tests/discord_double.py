@@ -23,6 +23,7 @@ BOT = {"id": "800000000000000002", "username": "kneebot", "discriminator": "0", 
        "bot": True, "global_name": "kneebot", "public_flags": 0, "flags": 0}  # fmt: skip
 GUILD = "555000000000000001"
 CHANNEL = "777000000000000001"
+DM_CHANNEL = "777000000000000009"
 STAMP = "2026-11-24T12:00:00+00:00"
 
 
@@ -182,6 +183,18 @@ class Gateway:
                 await self._deliver({**_base(3, data, self.runner, guild), "message": message})
                 return
         raise AssertionError(f"no component for {value!r} on the message")
+
+    async def dm(self, text: str) -> None:
+        """A message typed in the runner's DM with the bot, as MESSAGE_CREATE delivers it."""
+        message = {
+            "id": str(next(_ids)), "channel_id": DM_CHANNEL, "type": 0, "content": text,
+            "author": user(self.runner),
+            "attachments": [], "embeds": [], "mentions": [], "mention_roles": [], "pinned": False,
+            "mention_everyone": False, "tts": False, "timestamp": STAMP, "edited_timestamp": None, "flags": 0,
+            "components": [],
+        }  # fmt: skip
+        self.client._connection.parse_message_create(message)  # type: ignore[arg-type]
+        await self.api.settle()
 
     async def type_number(self, message: dict[str, Any], text: str, guild: bool = True) -> None:
         """Click "Type my answer", then submit the modal it opened with `text`."""

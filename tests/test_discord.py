@@ -169,3 +169,15 @@ def test_render_keeps_within_discord_limits() -> None:
     long_question = render(Reply("x" * 4500, Question("onset", "single", choices[:2])))
     assert [len(m["content"]) for m in long_question] == [2000, 2000, 500]
     assert "view" in long_question[-1]
+
+
+async def test_a_triage_typed_in_a_dm(bot: Discord) -> None:
+    await bot.gateway.command("check", guild=False)
+    intro = bot.last()
+    assert not intro["flags"] & 64, "in a DM the messages are plain"
+    await bot.gateway.click(intro, "start", guild=False)
+    for text in ("none of these", "it crept up gradually", "about 3 weeks"):
+        await bot.gateway.dm(text)
+    assert bot.api.sent[-1].route == "channel"
+    assert fact_of(bot.last()) == "age"
+    assert "Got it: 21 days ago." in bot.last()["content"]
