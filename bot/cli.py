@@ -153,6 +153,31 @@ def discord(
     client.run(settings.discord_token.get_secret_value(), log_handler=None)
 
 
+@app.command()
+def forget(
+    user: Annotated[
+        str, typer.Option("--user", help="The runner's user id on their platform (Slack U…, Discord id).")
+    ],
+) -> None:
+    """Delete everything kept about one runner, at once (a data-deletion request)."""
+    from bot.stores import open_store
+
+    settings = _setup()
+
+    async def run() -> int:
+        store = open_store(settings.store)
+        try:
+            return await store.forget_user(user)
+        finally:
+            await store.close()
+
+    try:
+        count = asyncio.run(run())
+    except KneebotError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"deleted {count} conversation{'s' if count != 1 else ''} of user {user!r}")
+
+
 @content_app.command("check")
 def content_check(
     directory: Annotated[

@@ -135,6 +135,7 @@ class MessagesFile(_Spec):
     unreadable: str
     stale_answer: str
     goodbye: str
+    store_down: str
     error: str
     moved_to_dm: str
     help: str

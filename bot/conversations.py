@@ -37,8 +37,9 @@ class Conversations:
         try:
             return await self._handle(str(key), event)
         except StoreError as exc:
+            # The process keeps running; the store's client reconnects on the next event.
             _log.error("store failed (%s): %s", type(exc).__name__, exc)
-            return [Reply(self.message("error"))]
+            return [Reply(self.message("store_down"))]
         except Exception:
             # Log the failure, never the event: it may hold what the runner typed.
             _log.exception("could not handle a %s event", event.kind)

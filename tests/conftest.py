@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.content import Content, default_content_dir, load_content
+from tests.redis_server import RedisServer
 from tests.transcript import Bot
 
 # Tuesday 24 November 2026, noon UTC: the fixed "now" of in-process tests.
@@ -44,3 +45,12 @@ def bot() -> Iterator[Callable[..., Bot]]:
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session; tests that restart it start their own."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()

@@ -107,3 +107,23 @@ def test_env_example_lists_exactly_what_config_reads() -> None:
     }
     read = {Settings.env_name(name) for name in Settings.model_fields}
     assert listed == read
+
+
+def test_admin_forget_deletes_one_runner(tmp_path: Path) -> None:
+    store = {"KNEEBOT_STORE": f"sqlite:///{tmp_path / 'kneebot.db'}"}
+    env = {**os.environ, **store}
+    for user in ("alice", "bob"):
+        subprocess.run(
+            [*kneebot_command(), "chat", "--json", "--user", user],
+            input='{"value": "start"}\n', capture_output=True, text=True, timeout=30, env=env, check=True,
+        )  # fmt: skip
+    result = subprocess.run(
+        [*kneebot_command(), "forget", "--user", "alice"], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "deleted 1 conversation of user 'alice'" in result.stdout
+    again = subprocess.run(
+        [*kneebot_command(), "chat", "--json", "--user", "bob"], input="", capture_output=True, text=True,
+        timeout=30, env=env,
+    )  # fmt: skip
+    assert '"resume"' in again.stdout, "bob's conversation is untouched"

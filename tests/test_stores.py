@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,17 +27,35 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+@dataclass
+class Backend:
+    store: Store
+    advance: Callable[[float], Awaitable[None]]
+    """Let time pass: a fake clock for memory and SQLite, real seconds for Redis's own expiry."""
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'kneebot.db'}"
-    opened = open_store(url, clock=clock)
-    yield opened
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    clock = Clock()
+
+    async def tick(seconds: float) -> None:
+        clock.now += seconds
+
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        server.flush()
+        opened = open_store(server.url)
+        yield Backend(opened, asyncio.sleep)
+    else:
+        url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'kneebot.db'}"
+        opened = open_store(url, clock=clock)
+        yield Backend(opened, tick)
     await opened.close()
+
+
+@pytest.fixture
+def store(backend: Backend) -> Store:
+    return backend.store
 
 
 async def test_compare_and_set(store: Store) -> None:
@@ -53,14 +72,18 @@ async def test_compare_and_set(store: Store) -> None:
     assert second.data == "two"
 
 
-async def test_expiry(store: Store, clock: Clock) -> None:
-    assert await store.compare_and_set("k", None, "one", ttl=60)
+async def test_expiry(backend: Backend) -> None:
+    store = backend.store
+    assert await store.compare_and_set("k", None, "one", ttl=0.3)
     old = await store.get("k")
     assert old is not None
-    clock.now += 61
+    await backend.advance(0.4)
     assert await store.get("k") is None
-    assert not await store.compare_and_set("k", old.version, "late", ttl=60), "an expired row is gone"
-    assert await store.compare_and_set("k", None, "fresh", ttl=60)
+    assert not await store.compare_and_set("k", old.version, "late", ttl=0.3), "an expired row is gone"
+    assert await store.compare_and_set("k", None, "fresh", ttl=0.3)
+    fresh = await store.get("k")
+    assert fresh is not None
+    assert fresh.version != old.version, "a stale writer can never match the new conversation"
 
 
 async def test_delete(store: Store) -> None:
@@ -70,29 +93,41 @@ async def test_delete(store: Store) -> None:
     await store.delete("never-there")
 
 
-async def test_first_sighting(store: Store, clock: Clock) -> None:
-    assert await store.first_sighting("evt-1", ttl=60)
-    assert not await store.first_sighting("evt-1", ttl=60)
-    assert await store.first_sighting("evt-2", ttl=60)
-    clock.now += 61
-    assert await store.first_sighting("evt-1", ttl=60)
+async def test_first_sighting(backend: Backend) -> None:
+    store = backend.store
+    assert await store.first_sighting("evt-1", ttl=0.3)
+    assert not await store.first_sighting("evt-1", ttl=0.3)
+    assert await store.first_sighting("evt-2", ttl=0.3)
+    await backend.advance(0.4)
+    assert await store.first_sighting("evt-1", ttl=0.3)
 
 
 def key(user: str = "U1") -> ConversationKey:
     return ConversationKey("test", "T1", user)
 
 
-async def test_retention_applies_to_conversations(store: Store, clock: Clock, content: Content) -> None:
-    service = Conversations(content, store, retention=timedelta(hours=24))
+async def test_retention_applies_to_conversations(backend: Backend, content: Content) -> None:
+    service = Conversations(content, backend.store, retention=timedelta(seconds=1))
     await service.handle(key(), Event("answer", NOW, value="start"))
     await service.handle(key(), Event("answer", NOW, value=["none"]))
-    clock.now += 23 * 3600
+    await backend.advance(0.5)
     resumed = await service.handle(key(), Event("start", NOW))
     assert [c.value for c in resumed[-1].question.choices] == ["resume", "start"]  # type: ignore[union-attr]
-    clock.now += 24 * 3600 + 1  # a day after the last save (the resume prompt)
+    await backend.advance(1.2)  # past the retention after the last save (the resume prompt)
     fresh = await service.handle(key(), Event("start", NOW))
     assert [c.value for c in fresh[-1].question.choices] == ["start"]  # type: ignore[union-attr]
     assert "I'm **kneebot**" in fresh[-1].text
+
+
+async def test_forget_user_reaches_every_workspace(store: Store, content: Content) -> None:
+    service = Conversations(content, store, retention=timedelta(hours=24))
+    for place in (key(), ConversationKey("test", "T2", "U1"), key("U2"), key("xU1")):
+        await service.handle(place, Event("answer", NOW, value="start"))
+    assert await store.forget_user("U1") == 2
+    assert await store.get(str(key())) is None
+    assert await store.get("test:T2:U1") is None
+    assert await store.get(str(key("U2"))) is not None
+    assert await store.get(str(key("xU1"))) is not None, "only that exact user id"
 
 
 async def test_forget_removes_the_conversation(store: Store, content: Content) -> None:
@@ -142,8 +177,9 @@ async def test_state_holds_facts_not_text(store: Store, content: Content) -> Non
     assert '"onset":"gradual"' in stored.data
 
 
-def test_sqlite_purges_expired_rows(tmp_path: Path, clock: Clock) -> None:
+def test_sqlite_purges_expired_rows(tmp_path: Path) -> None:
     path = tmp_path / "kneebot.db"
+    clock = Clock()
 
     async def scenario() -> None:
         store = open_store(f"sqlite:///{path}", clock=clock)

@@ -2,6 +2,7 @@
 
 - `memory://`: this process only; tests and the benchmark floor.
 - `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`: the embedded default.
+- `redis://host:6379/0`: shared by several bot processes.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class Store(Protocol):
     async def delete(self, key: str) -> None:
         """Remove the conversation under `key` at once (forget)."""
 
+    async def forget_user(self, user: str) -> int:
+        """Remove every conversation of this user id, on any platform and workspace."""
+
     async def first_sighting(self, event_id: str, ttl: float) -> bool:
         """Record an event id; True the first time it is seen within `ttl` seconds."""
 
@@ -58,6 +62,11 @@ def open_store(url: str, clock: Clock | None = None) -> Store:
         if not path:
             raise ConfigError(f"KNEEBOT_STORE={url!r} names no file; try sqlite:////abs/path.db")
         return SQLiteStore(Path(path).expanduser(), clock=clock)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from bot.stores.redis import RedisStore
+
+        return RedisStore(url)
     raise ConfigError(
-        f"KNEEBOT_STORE={url!r} is not a store kneebot knows; use memory:// or sqlite:///path/to/file.db"
+        f"KNEEBOT_STORE={url!r} is not a store kneebot knows; "
+        "use memory://, sqlite:///path/to/file.db or redis://host:6379/0"
     )

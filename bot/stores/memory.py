@@ -40,6 +40,12 @@ class MemoryStore:
     async def delete(self, key: str) -> None:
         self._rows.pop(key, None)
 
+    async def forget_user(self, user: str) -> int:
+        gone = [key for key in self._rows if key.rsplit(":", 1)[-1] == user]
+        for key in gone:
+            del self._rows[key]
+        return len(gone)
+
     async def first_sighting(self, event_id: str, ttl: float) -> bool:
         now = self._clock()
         expires = self._events.get(event_id)

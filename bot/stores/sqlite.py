@@ -108,6 +108,16 @@ class SQLiteStore:
     async def delete(self, key: str) -> None:
         await self._run(lambda db: db.execute("DELETE FROM conversations WHERE key = ?", (key,)))
 
+    async def forget_user(self, user: str) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            cursor = db.execute(
+                "DELETE FROM conversations WHERE substr(key, -?) = ? AND key LIKE '%:%:%'",
+                (len(user) + 1, ":" + user),
+            )
+            return cursor.rowcount
+
+        return await self._run(work)
+
     async def first_sighting(self, event_id: str, ttl: float) -> bool:
         def work(db: sqlite3.Connection) -> bool:
             now = self._clock()
