@@ -272,11 +272,22 @@ class _Knee(app_commands.Group):
         topic="What to look up", details="Anything the topic needs, like your weekly miles"
     )
     async def lookup(self, interaction: discord.Interaction[Any], topic: str, details: str = "") -> None:
-        reply = _service(interaction).lookup(topic.strip().lower(), details, command=COMMAND)
+        reply = _service(interaction).lookup(topic.strip().lower(), details, command=f"{COMMAND} lookup")
         first, *rest = render(reply)
         await interaction.response.send_message(ephemeral=True, **first)
         for message in rest:
             await interaction.followup.send(ephemeral=True, **message)
+
+    @lookup.autocomplete("topic")
+    async def topics(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        wanted = current.strip().lower()
+        return [
+            app_commands.Choice(name=title, value=topic_id)
+            for topic_id, title in _service(interaction).topics()
+            if wanted in topic_id or wanted in title.lower()
+        ][:25]
 
 
 class _Setup:

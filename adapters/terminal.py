@@ -51,8 +51,18 @@ def event_from_json(line: str, at: datetime) -> Event:
         value = _value(message["value"])
         return Event("answer", at, value=value, fact=fact) if value is not None else Event("unreadable", at)
     if isinstance(message.get("text"), str):
-        return Event("text", at, text=message["text"], fact=fact)
+        text = message["text"]
+        if text.lstrip().startswith("?"):
+            return Event("lookup", at, text=text.strip().lstrip("?").strip())
+        return Event("text", at, text=text, fact=fact)
     return Event("unreadable", at)
+
+
+def _typed(line: str) -> Event:
+    """A line typed by a person: `?topic [args]` looks a topic up, anything else is an answer."""
+    if line.lstrip().startswith("?"):
+        return Event("lookup", _now(), text=line.strip().lstrip("?").strip())
+    return Event("text", _now(), text=line)
 
 
 def _value(raw: Any) -> Answer | None:
@@ -98,7 +108,7 @@ async def run_chat(service: Conversations, *, json_mode: bool, user: str | None 
             return 0
         if not line.strip():
             continue
-        event = event_from_json(line, _now()) if json_mode else Event("text", _now(), text=line)
+        event = event_from_json(line, _now()) if json_mode else _typed(line)
         for reply in await service.handle(key, event):
             show(reply)
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -176,6 +176,27 @@ def forget(
     except KneebotError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"deleted {count} conversation{'s' if count != 1 else ''} of user {user!r}")
+
+
+@app.command()
+def ask(
+    topic: Annotated[str, typer.Argument(help="A topic: warmups, foam, strength, taper, shoes…")],
+    args: Annotated[
+        list[str] | None, typer.Argument(help="What the topic needs, like `40 in 12 days`.")
+    ] = None,
+) -> None:
+    """Look a topic up without starting a check (`kneebot ask taper 40 in 12 days`)."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from bot.lookup import lookup
+
+    settings = _setup()
+    content = _content(settings)
+    reply = lookup(
+        content, topic, " ".join(args or []), now=datetime.now().astimezone(), command="kneebot ask"
+    )
+    Console().print(Markdown(reply.text))
 
 
 @content_app.command("check")

@@ -36,6 +36,7 @@ __all__ = [
     "CommandName",
     "Content",
     "FactSpec",
+    "TopicSpec",
     "default_content_dir",
     "load_content",
 ]
@@ -139,7 +140,6 @@ class MessagesFile(_Spec):
     error: str
     moved_to_dm: str
     help: str
-    unknown_topic: str
 
 
 CommandName = Literal["start", "resume", "restart", "forget"]
@@ -160,6 +160,53 @@ class LanguageFile(_Spec):
     relative_days: dict[str, int]
     weekdays: tuple[str, str, str, str, str, str, str]
     months: dict[str, int]
+    date_format: str = "{weekday} {day} {month}"
+    """How a date is written: short weekday and month names below."""
+    weekday_short: tuple[str, str, str, str, str, str, str] = (
+        "Mon",
+        "Tue",
+        "Wed",
+        "Thu",
+        "Fri",
+        "Sat",
+        "Sun",
+    )
+    month_short: tuple[str, ...] = (
+        "Jan",
+        "Feb",
+        "Mar",
+        "Apr",
+        "May",
+        "Jun",
+        "Jul",
+        "Aug",
+        "Sep",
+        "Oct",
+        "Nov",
+        "Dec",
+    )
+
+
+class TopicSpec(_Spec):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    title: str = Field(min_length=1, max_length=75)
+    aliases: tuple[str, ...] = ()
+    text: str
+
+
+class TaperSpec(_Spec):
+    plan: str
+    labels: dict[Literal["three_weeks", "two_weeks", "race_week"], str]
+    need_distance: str
+    bad_distance: str
+    past_date: str
+    far_date: str
+
+
+class TopicsFile(_Spec):
+    topics: tuple[TopicSpec, ...] = Field(min_length=1)
+    taper: TaperSpec
+    unknown: str
 
 
 FILES: dict[str, type[_Spec]] = {
@@ -169,6 +216,7 @@ FILES: dict[str, type[_Spec]] = {
     "outcomes.yaml": OutcomesFile,
     "messages.yaml": MessagesFile,
     "language.yaml": LanguageFile,
+    "topics.yaml": TopicsFile,
 }
 
 SETTINGS_NAMES = frozenset({"emergency_number", "retention_hours", "unit"})
@@ -178,16 +226,19 @@ LAYOUT_NAMES = ADVICE_NAMES | frozenset(
     {"level", "rule", "headline", "reason", "body", "advice", "professional", "go_today"}
     | {"disclaimer", "summary_title", "summary"}
 )
+TOPIC_NAMES = frozenset({"command"})
+TAPER_NAMES = TOPIC_NAMES | frozenset({"usual", "race", "days", "build", "weeks", "high"})
+UNKNOWN_TOPIC_NAMES = TOPIC_NAMES | frozenset({"topic", "suggestions", "topics"})
 # The extra names each message template may use, beyond facts and settings.
 MESSAGE_NAMES: dict[str, frozenset[str]] = {
     "understood": frozenset({"answer"}),
     "out_of_range": frozenset({"low", "high"}),
     "help": frozenset({"command"}),
-    "unknown_topic": frozenset({"command"}),
 }
 # What a trial run sees: no fact known yet, plausible settings, every extra name empty.
 _SAMPLE: Mapping[str, Any] = {
-    **dict.fromkeys(FACT_NAMES | {"level", "value", "answer", "low", "high", "rule", "command"}, UNKNOWN),
+    **dict.fromkeys(FACT_NAMES | {"level", "value", "answer", "low", "high", "rule"}, UNKNOWN),
+    **dict.fromkeys(TAPER_NAMES | UNKNOWN_TOPIC_NAMES, UNKNOWN),
     **dict.fromkeys(LAYOUT_NAMES - {"level", "rule", "advice", "summary"}, ""),
     "emergency_number": "112",
     "retention_hours": 24,
@@ -232,6 +283,8 @@ class Content:
     """Compiled texts by name: `question:<fact>`, `display:<fact>`, `level:<level>:headline`…"""
     messages: MessagesFile
     language: LanguageFile
+    topics: tuple[TopicSpec, ...]
+    taper_labels: Mapping[str, str]
     constants: Mapping[str, Any]
 
 
@@ -403,6 +456,24 @@ def load_content(directory: Path | None = None, constants: Mapping[str, Any] | N
         if kind not in messages.not_understood:
             problems.add(file, line_of(lines, ("not_understood",)), f"not_understood: no {kind!r} text")
 
+    topics_file, lines, file = parsed["topics.yaml"]
+    seen_ids: set[str] = set()
+    for index, topic in enumerate(topics_file.topics):
+        at = line_of(lines, ("topics", index))
+        if topic.id in seen_ids:
+            problems.add(file, at, f"topic id {topic.id!r} is used twice")
+        seen_ids.add(topic.id)
+        keep(f"topic:{topic.id}", compiler.template(topic.text, file, at, f"topic {topic.id!r}", TOPIC_NAMES))
+    taper = topics_file.taper
+    for name in ("plan", "need_distance", "bad_distance", "past_date", "far_date"):
+        at = line_of(lines, ("taper", name))
+        keep(f"taper:{name}", compiler.template(getattr(taper, name), file, at, f"taper {name}", TAPER_NAMES))
+    for label in ("three_weeks", "two_weeks", "race_week"):
+        if label not in taper.labels:
+            problems.add(file, line_of(lines, ("taper", "labels")), f"taper labels: no text for {label!r}")
+    at = line_of(lines, ("unknown",))
+    keep("topic_unknown", compiler.template(topics_file.unknown, file, at, "unknown", UNKNOWN_TOPIC_NAMES))
+
     if problems.items:
         raise ContentError(problems.items)
     digest = hashlib.sha256()
@@ -417,6 +488,8 @@ def load_content(directory: Path | None = None, constants: Mapping[str, Any] | N
         templates=templates,
         messages=messages,
         language=parsed["language.yaml"][0],
+        topics=topics_file.topics,
+        taper_labels=dict(topics_file.taper.labels),
         constants=dict(constants or {}),
     )
     _log.info("content loaded from %s, version %s", directory, content.version)

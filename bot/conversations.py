@@ -8,13 +8,14 @@ and applies its event to that.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
 from bot import engine
 from bot.content import Content
 from bot.errors import ConflictError, StoreError
+from bot.lookup import lookup, topic_names
 from bot.model import ConversationKey, Event, Reply, State
 from bot.stores import Store
 
@@ -49,9 +50,18 @@ class Conversations:
         """One of the bot's own messages that needs no conversation (`goodbye`, `help`)."""
         return engine.render_message(self.content, name, **extra)
 
-    def lookup(self, topic: str, args: str, *, command: str) -> Reply:
+    def lookup(self, topic: str, args: str, *, command: str, now: datetime | None = None) -> Reply:
         """Anyone's `<command> <topic> [args]`: a short answer that starts no triage."""
-        return Reply(self.message("unknown_topic", command=command))
+        when = now or datetime.now().astimezone()
+        try:
+            return lookup(self.content, topic, args, now=when, command=command)
+        except Exception:
+            _log.exception("lookup failed")
+            return Reply(self.message("error"))
+
+    def topics(self) -> list[tuple[str, str]]:
+        """(id, title) of every topic, for autocomplete."""
+        return topic_names(self.content)
 
     async def forget(self, key: ConversationKey) -> None:
         await self.store.delete(str(key))

@@ -18,6 +18,7 @@ from typing import Any
 from bot.content import CommandName, Content, Rule
 from bot.contract import FACTS
 from bot.expressions import UNKNOWN, Special
+from bot.lookup import lookup
 from bot.model import Choice, Event, FactValue, Outcome, Question, Reply, State
 from bot.understand import Misunderstood, normalise, understand
 
@@ -47,6 +48,11 @@ def step(content: Content, state: State | None, event: Event) -> Step:
         return _begin(content, event, _render(content, "restarted"))
     if command == "start" and event.kind == "start":
         return _opening(content, state)
+    if command == "lookup":
+        topic, _, args = (event.text or "").strip().partition(" ")
+        found = lookup(content, topic, args, now=event.at, command="?")
+        # The conversation waits where it was: ask its question again after the answer.
+        return Step(state, (found, _reask(content, state)), changed=False)
     if command == "unreadable":
         return Step(state, (_reask(content, state, _render(content, "unreadable")),), changed=False)
 

@@ -27,7 +27,7 @@ __all__ = [
     "State",
 ]
 
-EventKind = Literal["start", "answer", "text", "restart", "forget", "unreadable"]
+EventKind = Literal["start", "answer", "text", "lookup", "restart", "forget", "unreadable"]
 Answer = str | int | float | tuple[str, ...]
 FactValue = str | int | float | list[str]
 
@@ -40,6 +40,7 @@ class Event:
     - `answer`: picked a value (a button, a menu, `{"value": ...}`); `fact` names the question
       it answers when the platform knows it, so a stale click cannot answer a newer question.
     - `text`: typed something.
+    - `lookup`: asked for a topic; `text` is the topic and any arguments (`taper 40`).
     - `restart`, `forget`: the commands of the same name.
     - `unreadable`: sent something the adapter could not read at all (bad JSON, an attachment).
     """

@@ -21,7 +21,7 @@ from bot.content import LanguageFile as Language
 from bot.contract import FactContract
 from bot.model import Answer, FactValue
 
-__all__ = ["Misunderstood", "Understood", "normalise", "understand"]
+__all__ = ["Misunderstood", "Understood", "normalise", "read_distance_and_date", "understand"]
 
 MAX_TEXT = 2000
 NEGATORS = frozenset(
@@ -404,18 +404,24 @@ def _days(tokens: list[str], text: str, language: Language, now: datetime, *, ah
     return None
 
 
+_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
+
+
+def _month_day(language: Language) -> re.Pattern[str]:
+    months = "|".join(sorted(map(re.escape, language.months), key=len, reverse=True))
+    return re.compile(
+        rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({months})|({months})\s+(\d{{1,2}})(?:st|nd|rd|th)?)\b"
+    )
+
+
 def _date_in(text: str, language: Language, today: date, ahead: bool) -> date | None:
-    iso = re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", text)
+    iso = _DATE.search(text)
     if iso:
         try:
             return date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
         except ValueError:
             return None
-    months = "|".join(sorted(map(re.escape, language.months), key=len, reverse=True))
-    match = re.search(
-        rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({months})|({months})\s+(\d{{1,2}})(?:st|nd|rd|th)?)\b",
-        text,
-    )
+    match = _month_day(language).search(text)
     if not match:
         return None
     day = int(match.group(1) or match.group(4))
@@ -428,3 +434,42 @@ def _date_in(text: str, language: Language, today: date, ahead: bool) -> date | 
         if (found >= today) if ahead else (found <= today):
             return found
     return None
+
+
+def read_distance_and_date(
+    text: str, language: Language, *, now: datetime, unit: str
+) -> tuple[float | None, int | None]:
+    """A weekly distance (in miles) and the days until a date, from `40 mi 2026-12-13`,
+    `64km in 12 days` or `forty next saturday`: the first number (with its unit) is the distance,
+    and what is left is read as the date."""
+    said = normalise(text)
+    today = now.date()
+    dated = _date_in(said, language, today, ahead=True)
+    if dated is not None:
+        said = _DATE.sub(" ", said, count=1)
+        said = _month_day(language).sub(" ", said, count=1)
+    tokens = _words_to_numbers(said, language)
+    first = next(
+        (
+            i
+            for i, t in enumerate(tokens)
+            if _is_num(t)
+            and tokens[i + 1 : i + 2] not in ([u] for u in language.duration_units)
+            and tokens[i - 1 : i] != ["in"]
+        ),
+        None,
+    )  # `in 12 days` is a date, not a distance
+    if first is None:
+        found = _days(tokens, said, language, now, ahead=True) if tokens else None
+        return None, (dated - today).days if dated else (None if found is None else int(found))
+    end = first + 1
+    if end < len(tokens) and tokens[end] in language.distance_units:
+        end += 1
+        if end + 1 < len(tokens) and tokens[end] in ("a", "per") and tokens[end + 1] in ("week", "wk"):
+            end += 2
+    miles = _miles(tokens[first:end], language, unit)
+    if dated is not None:
+        return miles, (dated - today).days
+    rest = tokens[:first] + tokens[end:]
+    days = _days(rest, " ".join(rest), language, now, ahead=True) if rest else None
+    return miles, None if days is None else int(days)

@@ -190,8 +190,12 @@ async def test_mentions_typed_by_a_runner_never_ping(slack: Slack) -> None:
 async def test_help_forget_and_lookup_routing(slack: Slack) -> None:
     _, body = await slack.runner.command("help")
     assert "/knee check" in json.loads(body)["text"]
-    _, body = await slack.runner.command("warmups")
-    assert "/knee help" in json.loads(body)["text"]
+    _, body = await slack.runner.command("warmup")
+    assert "*Warm-ups*" in json.loads(body)["text"]
+    _, body = await slack.runner.command("taper 40 in 12 days")
+    assert "Race week" in json.loads(body)["text"]
+    _, body = await slack.runner.command("banana")
+    assert "`taper`" in json.loads(body)["text"], "an unknown topic lists the topics"
     await slack.runner.command("")
     await slack.runner.click(await ask(slack, 1), "start")
     await ask(slack, 2)
