@@ -206,12 +206,35 @@ def content_check(
     ] = None,
 ) -> None:
     """Validate the content: every file, fact, rule and template."""
+    from bot.lint import lint
+
     settings = _setup()
     content = _content(settings, directory)
+    problems = lint(content)
+    if problems:
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        raise _fail(f"content loads, but {len(problems)} problem(s) need fixing:\n{lines}")
     typer.echo(
         f"content ok: {len(content.facts)} facts, {len(content.steps)} steps, "
-        f"{len(content.rules)} rules, {len(content.advice)} advice sections (version {content.version})"
+        f"{len(content.rules)} rules, {len(content.advice)} advice sections, {len(content.topics)} topics "
+        f"(version {content.version})"
     )
+
+
+@content_app.command("graph")
+def content_graph(
+    form: Annotated[
+        str, typer.Option("--format", help="mermaid (for the README) or dot (Graphviz).")
+    ] = "mermaid",
+    directory: Annotated[Path | None, typer.Argument(help="Content folder (default: as for chat).")] = None,
+) -> None:
+    """Draw the triage flow."""
+    from bot.graph import dot, mermaid
+
+    if form not in ("mermaid", "dot"):
+        raise _fail(f"--format {form!r} is not one kneebot draws; use mermaid or dot")
+    content = _content(_setup(), directory)
+    typer.echo(mermaid(content) if form == "mermaid" else dot(content), nl=False)
 
 
 def main() -> None:

@@ -32,11 +32,15 @@ from bot.expressions import (
 from bot.yamlfile import Lines, line_of, load_yaml
 
 __all__ = [
+    "Advice",
     "ChoiceSpec",
     "CommandName",
     "Content",
     "FactSpec",
+    "Rule",
+    "Step",
     "TopicSpec",
+    "Where",
     "default_content_dir",
     "load_content",
 ]
@@ -249,11 +253,21 @@ _SAMPLE: Mapping[str, Any] = {
 
 
 @dataclass(frozen=True)
+class Where:
+    """Where a piece of content was written, for messages about it."""
+
+    file: str
+    line: int | None
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     level: Level
     when: Condition
     reason: Template
+    where: Where = Where("", None)
 
 
 @dataclass(frozen=True)
@@ -268,6 +282,7 @@ class Advice:
 class Step:
     ask: str
     when: Condition | None
+    where: Where = Where("", None)
 
 
 @dataclass(frozen=True)
@@ -551,7 +566,7 @@ def _compile_steps(
             for name in sorted(later):
                 problems.add(file, at, f"step {step.ask!r} depends on {name!r}, which is not asked before it")
         asked.add(step.ask)
-        steps.append(Step(step.ask, when))
+        steps.append(Step(step.ask, when, Where(file, at, step.when or "")))
     if flow.steps[0].ask != "red_flags" or flow.steps[0].when is not None:
         problems.add(file, line_of(lines, ("steps", 0)), "the red-flag screen must be asked first, always")
     for name in FACTS:
@@ -578,7 +593,7 @@ def _compile_rules(
         when = compiler.condition(spec.when, file, at, f"rule {spec.id!r}")
         reason = compiler.template(spec.reason, file, at, f"rule {spec.id!r} reason")
         if when and reason:
-            rules.append(Rule(spec.id, spec.level, when, reason))
+            rules.append(Rule(spec.id, spec.level, when, reason, Where(file, at, spec.when)))
     final = rules_file.rules[-1]
     if final.when.strip() != "true":
         problems.add(

@@ -28,6 +28,7 @@ __all__ = [
     "compile_condition",
     "compile_template",
     "names_in",
+    "parse_condition",
 ]
 
 
@@ -110,6 +111,11 @@ _env.filters["distance"] = _distance
 
 def _parse(source: str, expression: bool) -> nodes.Template:
     return _env.parse("{{ (" + source + ") }}" if expression else source)
+
+
+def parse_condition(source: str) -> nodes.Template:
+    """The syntax tree of a condition, for lints. Raises TemplateSyntaxError."""
+    return _parse(source, True)
 
 
 def names_in(source: str, *, expression: bool) -> set[str]:

@@ -190,3 +190,32 @@ def test_chat_runs_on_a_copied_content_folder(copy: Path) -> None:
     result = run("chat", "--json", env={"KNEEBOT_CONTENT": str(copy)})
     assert result.returncode == 0
     assert "Ready when you are, Harriers." in result.stdout
+
+
+def test_content_check_finds_a_rule_that_can_never_fire(copy: Path) -> None:
+    line = edit(
+        copy, "rules.yaml", 'when: onset == "injury"\n', 'when: onset == "injury" and onset == "gradual"\n'
+    )
+    result = run("content", "check", str(copy))
+    assert result.returncode == 2
+    assert f"rules.yaml:{line - 2}: rule 'P1' can never fire" in result.stderr
+
+
+def test_content_check_finds_a_step_that_can_never_be_asked(copy: Path) -> None:
+    line = edit(
+        copy, "flow.yaml", "    when: days_since_onset >= 14\n", "    when: days_since_onset > 4000\n"
+    )
+    result = run("content", "check", str(copy))
+    assert result.returncode == 2
+    assert f"flow.yaml:{line - 1}: step 'improving' can never be asked" in result.stderr
+
+
+def test_the_readme_shows_the_shipped_flow() -> None:
+    graph = run("content", "graph")
+    assert graph.returncode == 0
+    assert graph.stdout.startswith("flowchart TD")
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert f"```mermaid\n{graph.stdout}```" in readme, "run kneebot content graph and update the README"
+    dot = run("content", "graph", "--format", "dot")
+    assert dot.stdout.startswith("digraph kneebot {")
+    assert 'decide -> urgent [label="U1"]' in dot.stdout
