@@ -80,10 +80,14 @@ def chat(
 
 
 def _service(settings: Settings) -> Conversations:
+    from bot.content import ContentSource
     from bot.conversations import Conversations
     from bot.stores import open_store
 
-    content = _content(settings)
+    try:
+        content = ContentSource(settings.content, settings.template_constants())
+    except ContentError as exc:
+        raise _fail(str(exc)) from None
     try:
         store = open_store(settings.store)
     except KneebotError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = [
     "ChoiceSpec",
     "CommandName",
     "Content",
+    "ContentSource",
     "FactSpec",
     "Rule",
     "Step",
@@ -213,6 +215,14 @@ class TopicsFile(_Spec):
     unknown: str
 
 
+class ClubFile(_Spec):
+    name: str = Field(default="", max_length=80)
+    booking_name: str = Field(default="", max_length=80)
+    booking_link: str = Field(default="", max_length=300, pattern=r"^(https://\S+)?$")
+    emergency_number: str = Field(default="", max_length=120)
+    unit: Literal["", "miles", "km"] = ""
+
+
 FILES: dict[str, type[_Spec]] = {
     "facts.yaml": FactsFile,
     "flow.yaml": FlowFile,
@@ -221,9 +231,12 @@ FILES: dict[str, type[_Spec]] = {
     "messages.yaml": MessagesFile,
     "language.yaml": LanguageFile,
     "topics.yaml": TopicsFile,
+    "club.yaml": ClubFile,
 }
 
-SETTINGS_NAMES = frozenset({"emergency_number", "retention_hours", "unit"})
+SETTINGS_NAMES = frozenset(
+    {"emergency_number", "retention_hours", "unit", "club_name", "booking_name", "booking_link"}
+)
 FACT_NAMES = frozenset(FACTS)
 ADVICE_NAMES = frozenset({"level"})
 LAYOUT_NAMES = ADVICE_NAMES | frozenset(
@@ -247,6 +260,9 @@ _SAMPLE: Mapping[str, Any] = {
     "emergency_number": "112",
     "retention_hours": 24,
     "unit": "miles",
+    "club_name": "",
+    "booking_name": "",
+    "booking_link": "",
     "advice": (),
     "summary": (),
 }
@@ -315,27 +331,101 @@ class _Problems:
         self.items.append(ContentProblem(file, line, message))
 
 
+def _parse(path: Path, problems: _Problems) -> tuple[Any, Lines] | None:
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.add(shown, None, f"missing; every content folder needs {path.name}")
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.add(shown, None, f"cannot be read: {exc}")
+        return None
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = getattr(exc, "problem", None) or str(exc)
+        problems.add(shown, mark.line + 1 if mark else None, f"not valid YAML: {reason}")
+        return None
+
+
+_KEYS = ("id", "value", "ask")
+
+
+def _merge(
+    base: Any, over: Any, over_lines: Lines, here: tuple[Any, ...], there: tuple[Any, ...], lines: Lines
+) -> Any:
+    """`over` laid on `base`: mappings merge, lists of items with an id (or value, or ask) merge by
+    it, anything else is replaced. `lines` gets the overlay's line of every merged path."""
+    if there in over_lines:
+        lines[here] = over_lines[there]
+    if isinstance(base, dict) and isinstance(over, dict):
+        merged = dict(base)
+        for name, value in over.items():
+            merged[name] = _merge(base.get(name), value, over_lines, (*here, name), (*there, name), lines)
+        return merged
+    key = next((k for k in _KEYS if _keyed(base, k) and _keyed(over, k)), None)
+    if key is not None:
+        merged_list = list(base)
+        for index, item in enumerate(over):
+            found = next((n for n, old in enumerate(merged_list) if old[key] == item[key]), None)
+            at = len(merged_list) if found is None else found
+            old = merged_list[found] if found is not None else None
+            value = _merge(old, item, over_lines, (*here, at), (*there, index), lines)
+            if found is None:
+                merged_list.append(value)
+            else:
+                merged_list[found] = value
+        return merged_list
+    _lines_under(over_lines, there, here, lines)
+    return over
+
+
+def _keyed(items: Any, key: str) -> bool:
+    return isinstance(items, list) and bool(items) and all(isinstance(i, dict) and key in i for i in items)
+
+
+def _lines_under(over_lines: Lines, there: tuple[Any, ...], here: tuple[Any, ...], lines: Lines) -> None:
+    for path, line in over_lines.items():
+        if path[: len(there)] == there:
+            lines[(*here, *path[len(there) :])] = line
+
+
+def is_overlay(directory: Path) -> bool:
+    """A folder without every content file only overrides what it has."""
+    return directory.resolve() != default_content_dir().resolve() and not all(
+        (directory / name).exists() for name in FILES
+    )
+
+
 def _read(directory: Path, problems: _Problems) -> dict[str, tuple[Any, Lines, str]]:
-    """Parse and validate every content file; return (model, lines, display name) by file."""
+    """Parse and validate every content file; return (model, lines, display name) by file.
+
+    For an overlay folder, each file it has is laid over the built-in one, and problems in what
+    it says are reported at its own lines.
+    """
+    overlay = is_overlay(directory)
     parsed: dict[str, tuple[Any, Lines, str]] = {}
     for name, model in FILES.items():
-        path = directory / name
-        shown = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            problems.add(shown, None, f"missing; every content folder needs {name}")
+        own = directory / name
+        if overlay and not own.exists():
+            loaded = _parse(default_content_dir() / name, problems)
+            shown = str(default_content_dir() / name)
+        elif overlay:
+            base = _parse(default_content_dir() / name, problems)
+            over = _parse(own, problems)
+            loaded = None
+            if base is not None and over is not None:
+                lines: Lines = dict(base[1])
+                loaded = (_merge(base[0], over[0], over[1], (), (), lines), lines)
+            shown = str(own)
+        else:
+            loaded = _parse(own, problems)
+            shown = str(own)
+        if loaded is None:
             continue
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.add(shown, None, f"cannot be read: {exc}")
-            continue
-        try:
-            data, lines = load_yaml(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            reason = getattr(exc, "problem", None) or str(exc)
-            problems.add(shown, mark.line + 1 if mark else None, f"not valid YAML: {reason}")
-            continue
+        data, lines = loaded
         try:
             parsed[name] = (model.model_validate(data), lines, shown)
         except ValidationError as exc:
@@ -408,6 +498,20 @@ def load_content(directory: Path | None = None, constants: Mapping[str, Any] | N
     parsed = _read(directory, problems)
     if len(parsed) < len(FILES):
         raise ContentError(problems.items)
+    club: ClubFile = parsed["club.yaml"][0]
+    constants = {
+        "club_name": "",
+        "booking_name": "",
+        "booking_link": "",
+        **dict(constants or {}),
+        **{k: v for k, v in (("club_name", club.name), ("booking_name", club.booking_name)) if v},
+        **{
+            k: v
+            for k, v in (("booking_link", club.booking_link), ("emergency_number", club.emergency_number))
+            if v
+        },
+        **({"unit": club.unit} if club.unit else {}),
+    }
     compiler = _Compiler(problems)
     templates: dict[str, Template] = {}
 
@@ -493,7 +597,10 @@ def load_content(directory: Path | None = None, constants: Mapping[str, Any] | N
         raise ContentError(problems.items)
     digest = hashlib.sha256()
     for name in FILES:
-        digest.update((directory / name).read_bytes())
+        for folder in (directory, default_content_dir()):
+            if (folder / name).exists():
+                digest.update((folder / name).read_bytes())
+                break
     content = Content(
         version=digest.hexdigest()[:12],
         facts=facts,
@@ -505,7 +612,7 @@ def load_content(directory: Path | None = None, constants: Mapping[str, Any] | N
         language=parsed["language.yaml"][0],
         topics=topics_file.topics,
         taper_labels=dict(topics_file.taper.labels),
-        constants=dict(constants or {}),
+        constants=constants,
     )
     _log.info("content loaded from %s, version %s", directory, content.version)
     return content
@@ -602,3 +709,58 @@ def _compile_rules(
             f'the last rule ({final.id!r}) must be `when: "true"` so every triage ends in an outcome',
         )
     return tuple(rules)
+
+
+class ContentSource:
+    """The content a running bot serves, reloaded when its files change.
+
+    A change that fails to load is logged with its problems and the content already loaded keeps
+    serving, so a club's typo never takes the bot down.
+    """
+
+    def __init__(
+        self,
+        directory: Path | None,
+        constants: Mapping[str, Any] | None = None,
+        *,
+        every: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.directory = directory or default_content_dir()
+        self.constants = dict(constants or {})
+        self.every = every
+        self.clock = clock
+        self._content = load_content(self.directory, self.constants)
+        self._stamp = self._fingerprint()
+        self._checked = clock()
+
+    def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        stamps = []
+        for folder in {self.directory, default_content_dir()}:
+            for name in FILES:
+                path = folder / name
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue
+                stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
+        return tuple(sorted(stamps))
+
+    def current(self) -> Content:
+        now = self.clock()
+        if now - self._checked < self.every:
+            return self._content
+        self._checked = now
+        stamp = self._fingerprint()
+        if stamp == self._stamp:
+            return self._content
+        self._stamp = stamp
+        try:
+            self._content = load_content(self.directory, self.constants)
+        except ContentError as exc:
+            _log.error(
+                "content changed but cannot be loaded; still serving version %s\n%s",
+                self._content.version,
+                exc,
+            )
+        return self._content

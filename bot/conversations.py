@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from bot import engine
-from bot.content import Content
+from bot.content import Content, ContentSource
 from bot.errors import ConflictError, StoreError
 from bot.lookup import lookup, topic_names
 from bot.model import ConversationKey, Event, Reply, State
@@ -28,10 +28,16 @@ _EVENT_MEMORY = timedelta(hours=1)
 
 
 class Conversations:
-    def __init__(self, content: Content, store: Store, retention: timedelta) -> None:
-        self.content = content
+    def __init__(self, content: Content | ContentSource, store: Store, retention: timedelta) -> None:
+        self._source = content
         self.store = store
         self.retention = retention
+
+    @property
+    def content(self) -> Content:
+        """The content serving now (reloaded when a ContentSource's files change)."""
+        source = self._source
+        return source.current() if isinstance(source, ContentSource) else source
 
     async def handle(self, key: ConversationKey, event: Event) -> list[Reply]:
         """Apply one event to the runner's conversation and return what to send them."""
@@ -72,10 +78,11 @@ class Conversations:
             if not fresh:
                 _log.info("dropped a repeated %s event", event.kind)
                 return []
+        content = self.content
         for _ in range(_ATTEMPTS):
             stored = await self.store.get(key)
             state = self._decode(stored.data) if stored else None
-            result = engine.step(self.content, state, event)
+            result = engine.step(content, state, event)
             if not result.changed:
                 return list(result.replies)
             if result.state is None:
