@@ -104,12 +104,12 @@ def _view(reply: Reply) -> discord.ui.View | None:
         options = [discord.SelectOption(label=_label(c.label, 100), value=c.value) for c in question.choices]
         for start in range(0, len(options), MAX_OPTIONS):
             group = options[start : start + MAX_OPTIONS]
-            view.add_item(MultiSelect(fact, group, start // MAX_OPTIONS))
+            view.add_item(MultiSelect(fact, group, start // MAX_OPTIONS, question.control("pick_all")))
         return view
     for choice in question.choices[:MAX_BUTTONS]:
         view.add_item(PickButton(fact, choice.value, choice.label))
     if question.kind == "number" and len(view.children) < MAX_BUTTONS:
-        view.add_item(NumberButton(fact))
+        view.add_item(NumberButton(fact, question.control("type_answer") or "…"))
     return view
 
 
@@ -182,14 +182,16 @@ class MultiSelect(
 ):
     """A multi-choice answer: pick every option that fits."""
 
-    def __init__(self, fact: str, options: list[discord.SelectOption], part: int = 0) -> None:
+    def __init__(
+        self, fact: str, options: list[discord.SelectOption], part: int = 0, placeholder: str = ""
+    ) -> None:
         super().__init__(
             discord.ui.Select(
                 custom_id=f"knee:m:{fact}:{part}",
                 options=options,
                 min_values=1,
                 max_values=len(options),
-                placeholder="Pick all that fit",
+                placeholder=_label(placeholder, 150) or None,
             )
         )
         self.fact = fact
@@ -199,7 +201,7 @@ class MultiSelect(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> MultiSelect:
         options = list(getattr(item, "options", []))
-        return cls(match["fact"], options, int(match["part"]))
+        return cls(match["fact"], options, int(match["part"]), getattr(item, "placeholder", None) or "")
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         picked = list(self.item.values)
@@ -210,10 +212,10 @@ class MultiSelect(
 class NumberButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"knee:n:(?P<fact>[a-z_]+)"):
     """Opens a box to type a number in (or the runner types it in a DM)."""
 
-    def __init__(self, fact: str) -> None:
+    def __init__(self, fact: str, label: str) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Type my answer", custom_id=f"knee:n:{fact}", style=discord.ButtonStyle.primary
+                label=_label(label), custom_id=f"knee:n:{fact}", style=discord.ButtonStyle.primary
             )
         )
         self.fact = fact
@@ -222,7 +224,7 @@ class NumberButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"kn
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> NumberButton:
-        return cls(match["fact"])
+        return cls(match["fact"], getattr(item, "label", None) or "…")
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         question = interaction.message.content if interaction.message else ""
@@ -234,7 +236,7 @@ class NumberModal(discord.ui.Modal):
         super().__init__(title="kneebot", custom_id=f"knee:modal:{fact}", timeout=None)
         self.fact = fact
         self.answer: discord.ui.TextInput[NumberModal] = discord.ui.TextInput(
-            label=_label(question.split("\n")[0] or "Your answer", 45), max_length=100
+            label=_label(question.split("\n")[0] or "…", 45), max_length=100
         )
         self.add_item(self.answer)
 

@@ -31,7 +31,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversations import Conversations
-from bot.model import Answer, ConversationKey, Event, Reply
+from bot.model import Answer, ConversationKey, Event, Question, Reply
 
 __all__ = ["build_app", "escape", "mrkdwn", "render"]
 
@@ -84,7 +84,7 @@ def render(reply: Reply) -> list[tuple[str, list[dict[str, Any]]]]:
     question's controls go on the last.
     """
     question = reply.question
-    controls = list(_controls(question.fact, question.kind, question.choices)) if question else []
+    controls = list(_controls(question)) if question else []
     sections: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=p, verbatim=True)) for p in _sections(mrkdwn(reply.text))
     ]
@@ -101,7 +101,8 @@ def _fallback(blocks: list[Block]) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
-def _controls(fact: str | None, kind: str, choices: tuple[Any, ...]) -> Iterator[Block]:
+def _controls(question: Question) -> Iterator[Block]:
+    fact, kind, choices = question.fact, question.kind, question.choices
     block_id = f"q:{fact or '_'}"
     if kind == "multi":
         for start in range(0, len(choices), MAX_CHECKBOXES):
@@ -111,7 +112,9 @@ def _controls(fact: str | None, kind: str, choices: tuple[Any, ...]) -> Iterator
                 block_id=f"{block_id}:{start // MAX_CHECKBOXES}",
                 elements=[CheckboxesElement(action_id=MULTI, options=options)],
             )
-        done = ButtonElement(text=_plain("Done ✓"), action_id=DONE, value=fact or "", style="primary")
+        done = ButtonElement(
+            text=_plain(question.control("done") or "✓"), action_id=DONE, value=fact or "", style="primary"
+        )
         yield ActionsBlock(block_id=f"{block_id}:done", elements=[done])
         return
     buttons = [
@@ -125,7 +128,7 @@ def _controls(fact: str | None, kind: str, choices: tuple[Any, ...]) -> Iterator
     for start in range(0, len(buttons), MAX_ACTIONS):
         yield ActionsBlock(block_id=f"{block_id}:{start}", elements=buttons[start : start + MAX_ACTIONS])
     if kind == "number":
-        yield ContextBlock(elements=[MarkdownTextObject(text="✍️ Type your answer below.")])
+        yield ContextBlock(elements=[MarkdownTextObject(text=f"✍️ {escape(question.control('type_below'))}")])
 
 
 def _key(context: AsyncBoltContext) -> ConversationKey:

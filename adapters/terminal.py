@@ -147,11 +147,10 @@ class _RichOut:
         if question is None:
             return
         if question.kind == "number":
-            if question.choices:
-                words = " or ".join(f"[bold]{c.value}[/] ({c.label})" for c in question.choices)
-                self.console.print(f"  Type a number, or {words}.")
+            words = "".join(f" · [bold]{c.value}[/] ({c.label})" for c in question.choices)
+            self.console.print(f"  [dim]{question.control('type_below')}[/]{words}")
             return
         for number, choice in enumerate(question.choices, start=1):
             self.console.print(f"  [bold cyan]{number}[/]. {choice.label}", markup=True)
         if question.kind == "multi":
-            self.console.print("  [dim]Pick all that fit, like 1, 3, or type in your own words.[/]")
+            self.console.print(f"  [dim]{question.control('pick_all')} (1, 3 …)[/]")

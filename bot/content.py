@@ -145,6 +145,8 @@ class MessagesFile(_Spec):
     store_down: str
     error: str
     moved_to_dm: str
+    controls: dict[Literal["done", "type_answer", "type_below", "pick_all"], str]
+    """Words on buttons and menus around a question."""
     help: str
 
 
@@ -157,6 +159,11 @@ class LanguageFile(_Spec):
     unsure: tuple[str, ...]
     commands: dict[CommandName, tuple[str, ...]]
     filler: tuple[str, ...]
+    negators: frozenset[str]
+    """Words that deny what follows them in the same clause (`no swelling`)."""
+    clause_breaks: frozenset[str]
+    """Words that start a new clause, ending a negation's reach (`not sure and it's locked`)."""
+    unit_names: dict[Literal["miles", "km"], str] = {"miles": "miles", "km": "km"}
     skip_words: frozenset[str] = frozenset()
     """Words dropped before matching options, from the text and the options alike."""
     number_words: dict[str, float]
@@ -512,6 +519,8 @@ def load_content(directory: Path | None = None, constants: Mapping[str, Any] | N
         },
         **({"unit": club.unit} if club.unit else {}),
     }
+    language_file: LanguageFile = parsed["language.yaml"][0]
+    constants["unit_word"] = language_file.unit_names.get(constants.get("unit", "miles"), "miles")
     compiler = _Compiler(problems)
     templates: dict[str, Template] = {}
 
@@ -566,6 +575,8 @@ def load_content(directory: Path | None = None, constants: Mapping[str, Any] | N
 
     messages, lines, file = parsed["messages.yaml"]
     for name in MessagesFile.model_fields:
+        if name == "controls":
+            continue
         source = getattr(messages, name)
         for kind, text in source.items() if isinstance(source, dict) else [(None, source)]:
             path = (name, kind) if kind else (name,)

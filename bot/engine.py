@@ -248,7 +248,8 @@ def _question(content: Content, fact: str, context: Mapping[str, Any], before: s
     spec = content.facts[fact]
     text = content.templates[f"question:{fact}"](context)
     choices = tuple(Choice(choice.value, choice.label) for choice in spec.choices)
-    return Reply(f"{before}\n\n{text}" if before else text, Question(fact, spec.kind, choices))
+    controls = tuple(content.messages.controls.items())
+    return Reply(f"{before}\n\n{text}" if before else text, Question(fact, spec.kind, choices, controls))
 
 
 def _reask(content: Content, state: State | None, before: str = "") -> Reply:

@@ -103,7 +103,7 @@ def _distance(context: Context, miles: float, plain: bool = False) -> str:
     """Miles in the club's unit, rounded: `40 miles`, `64 km`, or just `64` with plain=True."""
     km = context.get("unit") == "km"
     number = round(float(miles) * (1.609344 if km else 1))
-    return str(number) if plain else f"{number} {'km' if km else 'miles'}"
+    return str(number) if plain else f"{number} {context.get('unit_word') or ('km' if km else 'miles')}"
 
 
 _env.filters["distance"] = _distance

@@ -78,6 +78,12 @@ class Question:
     fact: str | None
     kind: Kind
     choices: tuple[Choice, ...] = ()
+    controls: tuple[tuple[str, str], ...] = ()
+    """Words for the controls around it, from the content: `done`, `type_answer`, `type_below`,
+    `pick_all`. Adapters use them on buttons and menus instead of words of their own."""
+
+    def control(self, name: str) -> str:
+        return dict(self.controls).get(name, "")
 
 
 @dataclass(frozen=True)

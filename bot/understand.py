@@ -24,11 +24,6 @@ from bot.model import Answer, FactValue
 __all__ = ["Misunderstood", "Understood", "normalise", "read_distance_and_date", "understand"]
 
 MAX_TEXT = 2000
-NEGATORS = frozenset(
-    {"no", "not", "never", "without", "nor", "isn't", "isnt", "don't", "dont", "doesn't"}
-    | {"doesnt", "hasn't", "hasnt", "haven't", "havent", "didn't", "didnt", "wasn't", "wasnt"}
-)
-CLAUSE_BREAKS = frozenset({"and", "but", "or", "also", "plus", "though", "although", "however"})
 
 
 @dataclass(frozen=True)
@@ -236,9 +231,11 @@ def _scan(text: str, phrases: _Phrases, language: Language) -> tuple[set[str], s
         # Only a negator in the same clause, after the previous match, denies this one:
         # in `not sure and it's locked` the `not` belongs to `not sure`.
         before = text[since : match.start()].split()
-        clause = before[max((i + 1 for i, w in enumerate(before) if w in CLAUSE_BREAKS), default=0) :]
+        clause = before[
+            max((i + 1 for i, w in enumerate(before) if w in language.clause_breaks), default=0) :
+        ]
         negator = value in ("no", "none")  # `no fever`: a matched `no` denies what follows
-        if not negator and value != "unsure" and any(word in NEGATORS for word in clause[-3:]):
+        if not negator and value != "unsure" and any(word in language.negators for word in clause[-3:]):
             negated.add(value)
         else:
             chosen.add(value)
@@ -246,7 +243,7 @@ def _scan(text: str, phrases: _Phrases, language: Language) -> tuple[set[str], s
             since = match.end()
         covered[match.start() : match.end()] = [True] * (match.end() - match.start())
     rest = "".join(" " if hit else char for char, hit in zip(text, covered, strict=True))
-    ignore = set(language.filler) | NEGATORS
+    ignore = set(language.filler) | language.negators
     leftover = [word for word in rest.split() if word not in ignore and not word.isdigit()]
     return chosen - negated, negated, leftover
 
@@ -410,7 +407,7 @@ _DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
 def _month_day(language: Language) -> re.Pattern[str]:
     months = "|".join(sorted(map(re.escape, language.months), key=len, reverse=True))
     return re.compile(
-        rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({months})|({months})\s+(\d{{1,2}})(?:st|nd|rd|th)?)\b"
+        rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:(?:of|de)\s+)?({months})|({months})\s+(\d{{1,2}})(?:st|nd|rd|th)?)\b"
     )
 
 
