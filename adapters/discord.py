@@ -118,6 +118,10 @@ def _key(interaction: discord.Interaction[Any]) -> ConversationKey:
     return ConversationKey("discord", place, str(interaction.user.id))
 
 
+def _locale(interaction: discord.Interaction[Any]) -> str:
+    return str(interaction.locale.value if hasattr(interaction.locale, "value") else interaction.locale)
+
+
 def _now() -> datetime:
     return datetime.now().astimezone()
 
@@ -141,7 +145,14 @@ async def _answer(
 ) -> None:
     """Hand a picked answer to the service; settle the question it answered; send what follows."""
     await interaction.response.defer()  # within 3 seconds, whatever the store does next
-    event = Event("answer", _now(), id=f"discord:{interaction.id}", value=value, fact=fact or None)
+    event = Event(
+        "answer",
+        _now(),
+        id=f"discord:{interaction.id}",
+        value=value,
+        fact=fact or None,
+        locale=_locale(interaction),
+    )
     replies = await _service(interaction).handle(_key(interaction), event)
     if replies and replies[0].accepted and interaction.message is not None:
         question = _clean(interaction.message.content or "")
@@ -242,7 +253,10 @@ class NumberModal(discord.ui.Modal):
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer()
-        event = Event("text", _now(), id=f"discord:{interaction.id}", text=self.answer.value, fact=self.fact)
+        event = Event(
+            "text", _now(), id=f"discord:{interaction.id}", text=self.answer.value, fact=self.fact,
+            locale=_locale(interaction),
+        )  # fmt: skip
         await _send(interaction, await _service(interaction).handle(_key(interaction), event))
 
 
@@ -255,18 +269,19 @@ class _Knee(app_commands.Group):
     @app_commands.command(description="Start a private knee check")
     async def check(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=interaction.guild_id is not None, thinking=True)
-        event = Event("start", _now(), id=f"discord:{interaction.id}")
+        event = Event("start", _now(), id=f"discord:{interaction.id}", locale=_locale(interaction))
         await _send(interaction, await _service(interaction).handle(_key(interaction), event))
 
     @app_commands.command(description="What kneebot can do")
     async def help(self, interaction: discord.Interaction[Any]) -> None:
-        text = _service(interaction).message("help", command=COMMAND)
+        text = _service(interaction).message("help", locale=_locale(interaction), command=COMMAND)
         await interaction.response.send_message(_clean(text), ephemeral=True, allowed_mentions=NONE)
 
     @app_commands.command(description="Delete everything kneebot keeps about you")
     async def forget(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        replies = await _service(interaction).handle(_key(interaction), Event("forget", _now()))
+        event = Event("forget", _now(), locale=_locale(interaction))
+        replies = await _service(interaction).handle(_key(interaction), event)
         await _send(interaction, replies)
 
     @app_commands.command(description="Look up a topic")
@@ -274,7 +289,9 @@ class _Knee(app_commands.Group):
         topic="What to look up", details="Anything the topic needs, like your weekly miles"
     )
     async def lookup(self, interaction: discord.Interaction[Any], topic: str, details: str = "") -> None:
-        reply = _service(interaction).lookup(topic.strip().lower(), details, command=f"{COMMAND} lookup")
+        reply = _service(interaction).lookup(
+            topic.strip().lower(), details, command=f"{COMMAND} lookup", locale=_locale(interaction)
+        )
         first, *rest = render(reply)
         await interaction.response.send_message(ephemeral=True, **first)
         for message in rest:
@@ -287,7 +304,7 @@ class _Knee(app_commands.Group):
         wanted = current.strip().lower()
         return [
             app_commands.Choice(name=title, value=topic_id)
-            for topic_id, title in _service(interaction).topics()
+            for topic_id, title in _service(interaction).topics(_locale(interaction))
             if wanted in topic_id or wanted in title.lower()
         ][:25]
 

@@ -151,6 +151,15 @@ class _Slack:
             for text, blocks in render(reply):
                 await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
 
+    async def user_locale(self, client: AsyncWebClient, user: str) -> str | None:
+        """The runner's Slack language (`es-ES`), which a new check is asked in."""
+        try:
+            found = await client.users_info(user=user, include_locale=True)
+        except SlackApiError as exc:
+            _log.info("no locale for a runner: %s", exc.response.get("error"))
+            return None
+        return str((found.get("user") or {}).get("locale") or "") or None
+
     async def open_dm(self, client: AsyncWebClient, user: str) -> str:
         opened = await client.conversations_open(users=user)
         return str(opened["channel"]["id"])
@@ -178,7 +187,8 @@ class _Slack:
         else:
             await ack(response_type="ephemeral", text=mrkdwn(self.service.message("moved_to_dm")))
         event_id = f"slack:cmd:{command.get('trigger_id')}" if command.get("trigger_id") else None
-        replies = await self.service.handle(key, Event("start", _now(), id=event_id))
+        locale = await self.user_locale(client, key.user)
+        replies = await self.service.handle(key, Event("start", _now(), id=event_id, locale=locale))
         await self.send(client, await self.open_dm(client, key.user), replies)
 
     async def pick(

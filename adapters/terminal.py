@@ -11,6 +11,7 @@ import getpass
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -94,21 +95,24 @@ def reply_to_json(reply: Reply) -> dict[str, Any]:
     }
 
 
-async def run_chat(service: Conversations, *, json_mode: bool, user: str | None = None) -> int:
+async def run_chat(
+    service: Conversations, *, json_mode: bool, user: str | None = None, locale: str | None = None
+) -> int:
     """Chat on stdin/stdout until end of input (or `quit` for people)."""
     key = ConversationKey("terminal", "local", user or getpass.getuser())
     show: Callable[[Reply], None] = _JsonOut(sys.stdout).show if json_mode else _RichOut().show
-    for reply in await service.handle(key, Event("start", _now())):
+    for reply in await service.handle(key, Event("start", _now(), locale=locale)):
         show(reply)
     while True:
         line = await asyncio.to_thread(_read_line, json_mode)
         if line is None or (not json_mode and line.strip().lower() in _QUIT):
             if not json_mode:
-                _RichOut().note(service.message("goodbye"))
+                _RichOut().note(service.message("goodbye", locale=locale))
             return 0
         if not line.strip():
             continue
         event = event_from_json(line, _now()) if json_mode else _typed(line)
+        event = replace(event, locale=locale)
         for reply in await service.handle(key, event):
             show(reply)
 

@@ -60,6 +60,9 @@ def chat(
         bool, typer.Option("--json", help="JSON lines in on stdin and out on stdout (transcripts).")
     ] = False,
     user: Annotated[str | None, typer.Option(help="Whose conversation (default: your login).")] = None,
+    locale: Annotated[
+        str | None, typer.Option(help="Language for a new check, like es (default: KNEEBOT_LOCALE).")
+    ] = None,
 ) -> None:
     """Chat with the bot in this terminal. Needs no tokens."""
     from adapters.terminal import run_chat
@@ -68,7 +71,7 @@ def chat(
 
     async def run() -> int:
         try:
-            return await run_chat(service, json_mode=json_mode, user=user)
+            return await run_chat(service, json_mode=json_mode, user=user, locale=locale)
         finally:
             await service.store.close()
 
@@ -80,12 +83,18 @@ def chat(
 
 
 def _service(settings: Settings) -> Conversations:
-    from bot.content import ContentSource
+    from bot.content import ContentSource, locales
     from bot.conversations import Conversations
     from bot.stores import open_store
 
+    if settings.locale not in locales():
+        raise _fail(
+            f"KNEEBOT_LOCALE={settings.locale!r} is not a language kneebot speaks ({', '.join(locales())})"
+        )
     try:
-        content = ContentSource(settings.content, settings.template_constants())
+        content = ContentSource(
+            settings.content, settings.template_constants(), default_locale=settings.locale
+        )
     except ContentError as exc:
         raise _fail(str(exc)) from None
     try:

@@ -44,7 +44,9 @@ __all__ = [
     "TopicSpec",
     "Where",
     "default_content_dir",
+    "layers",
     "load_content",
+    "locales",
 ]
 
 _log = logging.getLogger(__name__)
@@ -324,6 +326,7 @@ class Content:
     topics: tuple[TopicSpec, ...]
     taper_labels: Mapping[str, str]
     constants: Mapping[str, Any]
+    locale: str = "en"
 
 
 def default_content_dir() -> Path:
@@ -406,30 +409,49 @@ def is_overlay(directory: Path) -> bool:
     )
 
 
-def _read(directory: Path, problems: _Problems) -> dict[str, tuple[Any, Lines, str]]:
-    """Parse and validate every content file; return (model, lines, display name) by file.
+def layers(directory: Path | None, locale: str = "en") -> list[Path]:
+    """The folders a content is made of, first the complete one, then each overlay in order:
+    a language's folder (`content/es/`) and a club's overlay folder with its own language folder."""
+    builtin = default_content_dir()
+    chosen = directory or builtin
+    base = chosen if not is_overlay(chosen) else builtin
+    found = [base]
+    if locale != "en":
+        found.append(base / locale)
+    if chosen != base:
+        found.append(chosen)
+        if locale != "en":
+            found.append(chosen / locale)
+    return [folder for index, folder in enumerate(found) if index == 0 or folder.is_dir()]
 
-    For an overlay folder, each file it has is laid over the built-in one, and problems in what
-    it says are reported at its own lines.
+
+def locales() -> list[str]:
+    """The languages the built-in content speaks: English and each language folder."""
+    builtin = default_content_dir()
+    extra = sorted(d.name for d in builtin.iterdir() if d.is_dir() and (d / "messages.yaml").exists())
+    return ["en", *extra]
+
+
+def _read(folders: list[Path], problems: _Problems) -> dict[str, tuple[Any, Lines, str]]:
+    """Parse, merge and validate every content file; return (model, lines, shown file) by file.
+
+    The first folder is complete; each later one is laid over it, and problems in what an overlay
+    says are reported at the overlay's own file and line.
     """
-    overlay = is_overlay(directory)
     parsed: dict[str, tuple[Any, Lines, str]] = {}
     for name, model in FILES.items():
-        own = directory / name
-        if overlay and not own.exists():
-            loaded = _parse(default_content_dir() / name, problems)
-            shown = str(default_content_dir() / name)
-        elif overlay:
-            base = _parse(default_content_dir() / name, problems)
-            over = _parse(own, problems)
-            loaded = None
-            if base is not None and over is not None:
-                lines: Lines = dict(base[1])
-                loaded = (_merge(base[0], over[0], over[1], (), (), lines), lines)
-            shown = str(own)
-        else:
-            loaded = _parse(own, problems)
-            shown = str(own)
+        shown = str(folders[0] / name)
+        loaded = _parse(folders[0] / name, problems)
+        for folder in folders[1:]:
+            if loaded is None or not (folder / name).exists():
+                continue
+            over = _parse(folder / name, problems)
+            if over is None:
+                loaded = None
+                continue
+            lines: Lines = dict(loaded[1])
+            loaded = (_merge(loaded[0], over[0], over[1], (), (), lines), lines)
+            shown = str(folder / name)
         if loaded is None:
             continue
         data, lines = loaded
@@ -496,13 +518,17 @@ class _Compiler:
             pass  # Arithmetic on facts not yet known may fail here; it is fine once they are.
 
 
-def load_content(directory: Path | None = None, constants: Mapping[str, Any] | None = None) -> Content:
-    """Load, check and compile a content folder. Raises ContentError listing every problem."""
+def load_content(
+    directory: Path | None = None, constants: Mapping[str, Any] | None = None, locale: str = "en"
+) -> Content:
+    """Load, check and compile a content folder (in a language). Raises ContentError listing
+    every problem."""
     directory = directory or default_content_dir()
     problems = _Problems()
     if not directory.is_dir():
         raise ContentError([ContentProblem(str(directory), None, "is not a folder")])
-    parsed = _read(directory, problems)
+    folders = layers(directory, locale)
+    parsed = _read(folders, problems)
     if len(parsed) < len(FILES):
         raise ContentError(problems.items)
     club: ClubFile = parsed["club.yaml"][0]
@@ -607,11 +633,10 @@ def load_content(directory: Path | None = None, constants: Mapping[str, Any] | N
     if problems.items:
         raise ContentError(problems.items)
     digest = hashlib.sha256()
-    for name in FILES:
-        for folder in (directory, default_content_dir()):
+    for folder in folders:
+        for name in FILES:
             if (folder / name).exists():
                 digest.update((folder / name).read_bytes())
-                break
     content = Content(
         version=digest.hexdigest()[:12],
         facts=facts,
@@ -624,6 +649,7 @@ def load_content(directory: Path | None = None, constants: Mapping[str, Any] | N
         topics=topics_file.topics,
         taper_labels=dict(topics_file.taper.labels),
         constants=constants,
+        locale=locale,
     )
     _log.info("content loaded from %s, version %s", directory, content.version)
     return content
@@ -723,7 +749,7 @@ def _compile_rules(
 
 
 class ContentSource:
-    """The content a running bot serves, reloaded when its files change.
+    """The content a running bot serves, in every language, reloaded when its files change.
 
     A change that fails to load is logged with its problems and the content already loaded keeps
     serving, so a club's typo never takes the bot down.
@@ -734,44 +760,51 @@ class ContentSource:
         directory: Path | None,
         constants: Mapping[str, Any] | None = None,
         *,
+        default_locale: str = "en",
         every: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.directory = directory or default_content_dir()
         self.constants = dict(constants or {})
+        self.default_locale = default_locale
         self.every = every
         self.clock = clock
-        self._content = load_content(self.directory, self.constants)
+        self._contents = {code: load_content(self.directory, self.constants, code) for code in locales()}
         self._stamp = self._fingerprint()
         self._checked = clock()
 
     def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         stamps = []
-        for folder in {self.directory, default_content_dir()}:
+        folders = {folder for code in locales() for folder in layers(self.directory, code)}
+        for folder in folders:
             for name in FILES:
-                path = folder / name
                 try:
-                    stat = path.stat()
+                    stat = (folder / name).stat()
                 except OSError:
                     continue
-                stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
+                stamps.append((str(folder / name), stat.st_mtime_ns, stat.st_size))
         return tuple(sorted(stamps))
 
-    def current(self) -> Content:
+    def pick(self, locale: str | None) -> str:
+        """The language to use for a platform's locale (`es-ES` -> `es`), or the default."""
+        code = (locale or "").replace("_", "-").split("-")[0].lower()
+        return code if code in self._contents else self.default_locale
+
+    def current(self, locale: str | None = None) -> Content:
         now = self.clock()
-        if now - self._checked < self.every:
-            return self._content
-        self._checked = now
-        stamp = self._fingerprint()
-        if stamp == self._stamp:
-            return self._content
-        self._stamp = stamp
+        if now - self._checked >= self.every:
+            self._checked = now
+            stamp = self._fingerprint()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                self._reload()
+        return self._contents[self.pick(locale)]
+
+    def _reload(self) -> None:
         try:
-            self._content = load_content(self.directory, self.constants)
+            fresh = {code: load_content(self.directory, self.constants, code) for code in locales()}
         except ContentError as exc:
-            _log.error(
-                "content changed but cannot be loaded; still serving version %s\n%s",
-                self._content.version,
-                exc,
-            )
-        return self._content
+            version = self._contents[self.default_locale].version
+            _log.error("content changed but cannot be loaded; still serving version %s\n%s", version, exc)
+            return
+        self._contents = fresh

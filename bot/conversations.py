@@ -35,9 +35,12 @@ class Conversations:
 
     @property
     def content(self) -> Content:
-        """The content serving now (reloaded when a ContentSource's files change)."""
+        """The content serving now in the default language (reloaded when its files change)."""
+        return self.content_for(None)
+
+    def content_for(self, locale: str | None) -> Content:
         source = self._source
-        return source.current() if isinstance(source, ContentSource) else source
+        return source.current(locale) if isinstance(source, ContentSource) else source
 
     async def handle(self, key: ConversationKey, event: Event) -> list[Reply]:
         """Apply one event to the runner's conversation and return what to send them."""
@@ -52,22 +55,24 @@ class Conversations:
             _log.exception("could not handle a %s event", event.kind)
             return [Reply(self.message("error"))]
 
-    def message(self, name: str, **extra: str) -> str:
+    def message(self, name: str, *, locale: str | None = None, **extra: str) -> str:
         """One of the bot's own messages that needs no conversation (`goodbye`, `help`)."""
-        return engine.render_message(self.content, name, **extra)
+        return engine.render_message(self.content_for(locale), name, **extra)
 
-    def lookup(self, topic: str, args: str, *, command: str, now: datetime | None = None) -> Reply:
+    def lookup(
+        self, topic: str, args: str, *, command: str, now: datetime | None = None, locale: str | None = None
+    ) -> Reply:
         """Anyone's `<command> <topic> [args]`: a short answer that starts no triage."""
         when = now or datetime.now().astimezone()
         try:
-            return lookup(self.content, topic, args, now=when, command=command)
+            return lookup(self.content_for(locale), topic, args, now=when, command=command)
         except Exception:
             _log.exception("lookup failed")
             return Reply(self.message("error"))
 
-    def topics(self) -> list[tuple[str, str]]:
+    def topics(self, locale: str | None = None) -> list[tuple[str, str]]:
         """(id, title) of every topic, for autocomplete."""
-        return topic_names(self.content)
+        return topic_names(self.content_for(locale))
 
     async def forget(self, key: ConversationKey) -> None:
         await self.store.delete(str(key))
@@ -78,17 +83,21 @@ class Conversations:
             if not fresh:
                 _log.info("dropped a repeated %s event", event.kind)
                 return []
-        content = self.content
         for _ in range(_ATTEMPTS):
             stored = await self.store.get(key)
             state = self._decode(stored.data) if stored else None
+            # A check keeps the language it started in; a new one takes the platform's.
+            content = self.content_for(state.locale if state and state.locale else event.locale)
             result = engine.step(content, state, event)
             if not result.changed:
                 return list(result.replies)
             if result.state is None:
                 await self.store.delete(key)
                 return list(result.replies)
-            data = result.state.model_dump_json(exclude_defaults=True)
+            saved = result.state
+            if saved.locale != content.locale:
+                saved = saved.model_copy(update={"locale": content.locale})
+            data = saved.model_dump_json(exclude_defaults=True)
             expected = stored.version if stored else None
             ttl = self.retention.total_seconds()
             if await self.store.compare_and_set(key, expected, data, ttl):

@@ -75,7 +75,7 @@ def lookup(content: Content, topic: str, args: str, *, now: datetime, command: s
                 **context,
                 # Echo only letters, digits and spaces of what was typed, shortened.
                 "topic": normalise(topic)[:40],
-                "suggestions": " or ".join(f"**{t.title}** (`{command} {t.id}`)" for t in suggestions),
+                "suggestions": ", ".join(f"**{t.title}** (`{command} {t.id}`)" for t in suggestions),
                 "topics": ", ".join(f"`{t.id}`" for t in content.topics),
             }
         )

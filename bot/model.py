@@ -51,6 +51,8 @@ class Event:
     value: Answer | None = None
     text: str | None = None
     fact: str | None = None
+    locale: str | None = None
+    """The runner's language as their platform says it (`es-ES`), when it does."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ class State(BaseModel):
     rule: str | None = None
     """The rule that decided the outcome, once there is one."""
     content: str = ""
+    locale: str = ""
+    """The language the check runs in, fixed when it starts."""
     started: float = 0.0
     updated: float = 0.0
 

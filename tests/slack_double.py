@@ -37,6 +37,7 @@ class SlackApi:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/respond/{id}", self._respond)
         self.server = TestServer(app)
         await self.server.start_server()
@@ -80,6 +81,9 @@ class SlackApi:
                     "is_enterprise_install": False,
                 }
             )
+        if method == "users.info":
+            locale = "es-ES" if str(args.get("user", "")).endswith("ES") else "en-GB"
+            return web.json_response({"ok": True, "user": {"id": args.get("user"), "locale": locale}})
         if method == "conversations.open":
             return web.json_response({"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))}})
         if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):

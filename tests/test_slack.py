@@ -235,12 +235,8 @@ def test_the_manifest_asks_for_what_the_app_uses_and_nothing_more() -> None:
 
     manifest = yaml.safe_load((Path(__file__).parent.parent / "adapters" / "slack_manifest.yaml").read_text())
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/knee"]
-    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == [
-        "chat:write",
-        "commands",
-        "im:history",
-        "im:write",
-    ]
+    scopes = sorted(manifest["oauth_config"]["scopes"]["bot"])
+    assert scopes == ["chat:write", "commands", "im:history", "im:write", "users:read"]
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["message.im"]
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
