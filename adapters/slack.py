@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -145,6 +146,7 @@ class _Slack:
 
     def __init__(self, service: Conversations) -> None:
         self.service = service
+        self.locales: dict[str, tuple[str | None, float]] = {}
 
     async def send(self, client: AsyncWebClient, channel: str, replies: list[Reply]) -> None:
         for reply in replies:
@@ -152,13 +154,21 @@ class _Slack:
                 await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
 
     async def user_locale(self, client: AsyncWebClient, user: str) -> str | None:
-        """The runner's Slack language (`es-ES`), which a new check is asked in."""
+        """The runner's Slack language (`es-ES`), asked of Slack at most once an hour."""
+        now = time.monotonic()
+        known = self.locales.get(user)
+        if known is not None and known[1] > now:
+            return known[0]
+        locale: str | None = None
         try:
             found = await client.users_info(user=user, include_locale=True)
+            locale = str((found.get("user") or {}).get("locale") or "") or None
         except SlackApiError as exc:
             _log.info("no locale for a runner: %s", exc.response.get("error"))
-            return None
-        return str((found.get("user") or {}).get("locale") or "") or None
+        if len(self.locales) > 10_000:
+            self.locales.clear()
+        self.locales[user] = (locale, now + 3600)
+        return locale
 
     async def open_dm(self, client: AsyncWebClient, user: str) -> str:
         opened = await client.conversations_open(users=user)
@@ -238,7 +248,8 @@ class _Slack:
     ) -> None:
         key = _key(context)
         event_id = f"slack:act:{key.user}:{action.get('action_ts')}"
-        event = Event("answer", _now(), id=event_id, value=value, fact=fact)
+        locale = await self.user_locale(client, key.user)
+        event = Event("answer", _now(), id=event_id, value=value, fact=fact, locale=locale)
         replies = await self.service.handle(key, event)
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
         if not channel:
@@ -269,7 +280,9 @@ class _Slack:
             return
         event_id = f"slack:evt:{body['event_id']}" if body.get("event_id") else None
         text = str(event.get("text") or "")
-        replies = await self.service.handle(_key(context), Event("text", _now(), id=event_id, text=text))
+        key = _key(context)
+        locale = await self.user_locale(client, key.user)
+        replies = await self.service.handle(key, Event("text", _now(), id=event_id, text=text, locale=locale))
         await self.send(client, str(event["channel"]), replies)
 
 

@@ -219,11 +219,20 @@ def content_check(
     ] = None,
 ) -> None:
     """Validate the content: every file, fact, rule and template."""
-    from bot.lint import lint
+    from bot.content import default_content_dir, is_overlay, load_content, locales
+    from bot.lint import lint, missing_translations
 
     settings = _setup()
     content = _content(settings, directory)
-    problems = lint(content)
+    folder = directory or settings.content or default_content_dir()
+    problems = lint(content) + missing_translations(
+        folder if not is_overlay(folder) else default_content_dir()
+    )
+    for code in locales()[1:]:
+        try:
+            load_content(folder, settings.template_constants(), code)
+        except ContentError as exc:
+            problems.extend(exc.problems)
     if problems:
         lines = "\n".join(f"  {problem}" for problem in problems)
         raise _fail(f"content loads, but {len(problems)} problem(s) need fixing:\n{lines}")

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from jinja2 import nodes
 
-from bot.content import Content, Where
+from bot.content import FILES, Content, Where
 from bot.contract import FACTS
 from bot.errors import ContentProblem
 from bot.expressions import UNKNOWN, Condition, Special, parse_condition
+from bot.yamlfile import line_of, load_yaml
 
-__all__ = ["can_hold", "lint"]
+__all__ = ["can_hold", "lint", "missing_translations"]
 
 _LIMIT = 50_000
 
@@ -71,3 +73,51 @@ def _candidates(fact: str, numbers: set[Any]) -> Iterator[Any]:
         edges = {contract.low, contract.high} | {n + d for n in numbers for d in (-1, 0, 1)}
         yield from sorted(n for n in edges if contract.low <= n <= contract.high)
         yield from (Special(word) for word in contract.values)
+
+
+_NOT_TEXT = frozenset({"value", "id", "ask", "when", "kind", "unit", "level", "note", "layout", "numbers"})
+_NO_TEXT_FILES = ("language.yaml", "club.yaml", "flow.yaml")
+
+
+def missing_translations(directory: Path) -> list[ContentProblem]:
+    """Every text of the English files that a language folder beside them does not give."""
+    problems: list[ContentProblem] = []
+    for code in (d.name for d in sorted(directory.iterdir()) if d.is_dir()):
+        folder = directory / code
+        if not any((folder / name).exists() for name in FILES):
+            continue
+        for name in FILES:
+            if name in _NO_TEXT_FILES or not (directory / name).exists():
+                continue
+            english, _ = load_yaml((directory / name).read_text(encoding="utf-8"))
+            translated, lines = (
+                (None, {})
+                if not (folder / name).exists()
+                else load_yaml((folder / name).read_text(encoding="utf-8"))
+            )
+            for path in _texts(english, translated, ()):
+                shown = ".".join(str(part) for part in path)
+                problems.append(
+                    ContentProblem(str(folder / name), line_of(lines, path[:-1]) if lines else None,
+                                   f"no {code!r} text for {shown}")
+                )  # fmt: skip
+    return problems
+
+
+def _texts(english: Any, translated: Any, path: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+    """Paths of English texts with nothing at the same place in the translation."""
+    if isinstance(english, dict):
+        for key, value in english.items():
+            if key in _NOT_TEXT:
+                continue
+            there = translated.get(key) if isinstance(translated, dict) else None
+            yield from _texts(value, there, (*path, key))
+    elif isinstance(english, list) and english and all(isinstance(item, dict) for item in english):
+        key = next((k for k in ("id", "value", "ask") if all(k in item for item in english)), None)
+        for index, item in enumerate(english):
+            match = None
+            if key is not None and isinstance(translated, list):
+                match = next((t for t in translated if isinstance(t, dict) and t.get(key) == item[key]), None)
+            yield from _texts(item, match, (*path, item[key] if key else index))
+    elif isinstance(english, str) and any(c.isalpha() for c in english) and not isinstance(translated, str):
+        yield path

@@ -128,10 +128,10 @@ def user(user_id: str = "600000000000000001") -> dict[str, Any]:
 _ids = itertools.count(int(time.time() * 1000) << 22)
 
 
-def _base(kind: int, data: dict[str, Any], runner: str, guild: bool) -> dict[str, Any]:
+def _base(kind: int, data: dict[str, Any], runner: str, guild: bool, locale: str = "en-GB") -> dict[str, Any]:
     payload: dict[str, Any] = {
         "id": str(next(_ids)), "application_id": APP_ID, "type": kind, "token": f"token-{next(_ids)}",
-        "version": 1, "data": data, "channel_id": CHANNEL, "locale": "en-GB", "app_permissions": "0",
+        "version": 1, "data": data, "channel_id": CHANNEL, "locale": locale, "app_permissions": "0",
         "entitlements": [], "attachment_size_limit": 8388608, "context": 0 if guild else 1,
         "authorizing_integration_owners": {"0": GUILD} if guild else {"1": runner},
     }  # fmt: skip
@@ -154,6 +154,7 @@ class Gateway:
         self.client = client
         self.api = api
         self.runner = runner
+        self.locale = "en-GB"
 
     async def _deliver(self, payload: dict[str, Any]) -> None:
         self.client._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
@@ -167,7 +168,7 @@ class Gateway:
             "type": 1,
             "options": [{"type": 1, "name": sub, "options": inner}],
         }
-        await self._deliver(_base(2, data, self.runner, guild))
+        await self._deliver(_base(2, data, self.runner, guild, self.locale))
 
     async def click(self, message: dict[str, Any], value: str | list[str], guild: bool = True) -> None:
         """Click the button for `value`, or pick several values in the message's select menu."""
@@ -180,7 +181,7 @@ class Gateway:
                     data = {"custom_id": custom_id, "component_type": 2}
                 else:
                     continue
-                await self._deliver({**_base(3, data, self.runner, guild), "message": message})
+                await self._deliver({**_base(3, data, self.runner, guild, self.locale), "message": message})
                 return
         raise AssertionError(f"no component for {value!r} on the message")
 
@@ -202,13 +203,13 @@ class Gateway:
             c for r in message["components"] for c in r["components"] if c["custom_id"].startswith("knee:n:")
         )
         data = {"custom_id": button["custom_id"], "component_type": 2}
-        await self._deliver({**_base(3, data, self.runner, guild), "message": message})
+        await self._deliver({**_base(3, data, self.runner, guild, self.locale), "message": message})
         modal = self.api.sent[-1].body
         assert modal["type"] == 9, "the button opens a modal"
         field_id = modal["data"]["components"][0]["components"][0]["custom_id"]
         rows = [{"type": 1, "components": [{"type": 4, "custom_id": field_id, "value": text}]}]
         submit = {"custom_id": modal["data"]["custom_id"], "components": rows}
-        await self._deliver(_base(5, submit, self.runner, guild))
+        await self._deliver(_base(5, submit, self.runner, guild, self.locale))
 
 
 def check_discord_limits(body: dict[str, Any]) -> None:

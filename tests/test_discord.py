@@ -13,10 +13,11 @@ import discord
 import pytest
 
 from adapters.discord import KneeClient, render
-from bot.content import Content
+from bot.content import Content, ContentSource
 from bot.conversations import Conversations
 from bot.model import Choice, Outcome, Question, Reply
 from bot.stores import Store, open_store
+from tests.conftest import CONSTANTS
 from tests.discord_double import DiscordApi, Gateway, check_discord_limits
 from tests.test_slack import ANSWERS, terminal_outcome
 
@@ -34,7 +35,7 @@ class Discord:
     async def restart(self) -> None:
         """A new client process on the same store: nothing carried over in memory."""
         await self.gateway.client.close()
-        client = KneeClient(Conversations(self.content, self.store, timedelta(hours=24)))
+        client = KneeClient(Conversations(ContentSource(None, CONSTANTS), self.store, timedelta(hours=24)))
         await client.login("token")
         self.gateway = Gateway(client, self.api, self.gateway.runner)
 
@@ -44,7 +45,7 @@ async def bot(content: Content, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     api = DiscordApi()
     monkeypatch.setattr(discord.http.Route, "BASE", await api.start())
     store = open_store(f"sqlite:///{tmp_path / 'kneebot.db'}")
-    client = KneeClient(Conversations(content, store, timedelta(hours=24)))
+    client = KneeClient(Conversations(ContentSource(None, CONSTANTS), store, timedelta(hours=24)))
     await client.login("token")
     harness = Discord(api, Gateway(client, api), store, content)
     try:
@@ -181,3 +182,14 @@ async def test_a_triage_typed_in_a_dm(bot: Discord) -> None:
     assert bot.api.sent[-1].route == "channel"
     assert fact_of(bot.last()) == "age"
     assert "Got it: 21 days ago." in bot.last()["content"]
+
+
+async def test_discord_uses_the_interaction_locale(bot: Discord) -> None:
+    bot.gateway.locale = "es-ES"
+    await bot.gateway.command("check")
+    intro = bot.last()
+    assert intro["content"].startswith("Hola, soy **kneebot**")
+    await bot.gateway.click(intro, "start")
+    assert bot.last()["content"].startswith("Primero, una comprobación rápida")
+    await bot.gateway.command("help")
+    assert "Esto es lo que puedo hacer" in bot.api.sent[-1].body["data"]["content"]

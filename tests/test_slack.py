@@ -15,11 +15,11 @@ from aiohttp.test_utils import TestServer
 
 from adapters.slack import build_app, mrkdwn, render
 from bot import engine
-from bot.content import Content
+from bot.content import Content, ContentSource
 from bot.conversations import Conversations
 from bot.model import Choice, Event, Question, Reply
 from bot.stores import open_store
-from tests.conftest import NOW
+from tests.conftest import CONSTANTS, NOW
 from tests.slack_double import SECRET, SlackApi, SlackClient, check_block_kit
 
 
@@ -39,7 +39,7 @@ class Slack:
 async def slack(content: Content) -> AsyncIterator[Slack]:
     api = SlackApi()
     api_url = await api.start()
-    service = Conversations(content, open_store("memory://"), timedelta(hours=24))
+    service = Conversations(ContentSource(None, CONSTANTS), open_store("memory://"), timedelta(hours=24))
     app = build_app(service, token="xoxb-test", signing_secret=SECRET, api_url=api_url)
     server = TestServer(app.web_app(path="/slack/events"))
     await server.start_server()
@@ -240,3 +240,14 @@ def test_the_manifest_asks_for_what_the_app_uses_and_nothing_more() -> None:
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["message.im"]
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+
+
+async def test_slack_uses_the_users_locale_and_keeps_it(slack: Slack) -> None:
+    slack.runner.user = "U0RUNNERES"  # the Slack double gives this user es-ES
+    await slack.runner.command("")
+    intro = await ask(slack, 1)
+    assert intro["text"].startswith("Hola, soy *kneebot*")
+    await slack.runner.click(intro, "start")
+    await ask(slack, 2)
+    await slack.runner.dm("ninguna")
+    assert (await ask(slack, 3))["text"].startswith("Entendido: Ninguna de estas.")

@@ -1,0 +1,43 @@
+"""Spanish: complete content, chosen per runner from their platform, kept for the whole check."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.content import default_content_dir, locales
+from tests.test_content import edit, run
+from tests.transcript import Bot
+
+
+def test_spanish_is_a_language() -> None:
+    assert locales() == ["en", "es"]
+
+
+def test_a_whole_check_in_spanish_words(bot: Callable[..., Bot]) -> None:
+    assert "Hi, I'm" in bot().read_turn()[-1]["text"], "English unless asked"
+    spanish = bot(KNEEBOT_LOCALE="es")
+    assert spanish.read_turn()[-1]["text"].startswith("Hola, soy **kneebot**")
+    said = ["vale, empezamos", "ninguna", "poco a poco", "hace 3 semanas", "tengo 34", "nada", "un 6",
+            "no, sigue igual", "delante de la rótula", "más cuestas", "asfalto y caminos", "no sé",
+            "el 13 de diciembre"]  # fmt: skip
+    for text in said:
+        message = spanish.send({"text": text})[-1]
+        assert message["kind"] is not None, f"{text!r}: {message['text']}"
+        assert not message["text"].startswith("Perdona"), f"{text!r} was not understood"
+    outcome = spanish.send({"text": "40 km a la semana"})[-1]
+    assert outcome["outcome"]["rule"] == "P4"
+    assert "Pide cita con un fisioterapeuta" in outcome["text"]
+    assert "no es un diagnóstico" in outcome["text"]
+    assert "La semana anterior: unos" in outcome["text"]
+
+
+def test_content_check_reports_text_missing_from_a_language(tmp_path: Path) -> None:
+    copy = tmp_path / "content"
+    shutil.copytree(default_content_dir(), copy)
+    edit(copy / "es", "facts.yaml", "    hint: Di `de golpe`", "    hin: Di `de golpe`")
+    result = run("content", "check", str(copy))
+    assert result.returncode == 2
+    assert "no 'es' text for facts.onset.hint" in result.stderr
+    assert f"{copy / 'es' / 'facts.yaml'}:" in result.stderr
