@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from jinja2.nodes import Name as _Name
 
 from bot.content import Content
@@ -26,62 +28,73 @@ def _urgent_exits(content: Content) -> dict[str, list[str]]:
     return exits
 
 
-def mermaid(content: Content) -> str:
-    lines = ["flowchart TD", '  start(["start"]) --> s0']
+@dataclass(frozen=True)
+class Edge:
+    start: str
+    end: str
+    label: str = ""
+    style: str = "solid"  # solid, dashed (a skipped follow-up) or thick (an urgent exit)
+
+
+def _edges(content: Content) -> list[Edge]:
+    """The flow as edges between step nodes `s0`…, `decide` and the three outcomes."""
     exits = _urgent_exits(content)
     steps = content.steps
+    edges = [Edge("start", "s0")]
     for index, step in enumerate(steps):
-        kind = content.facts[step.ask].kind
-        lines.append(f'  s{index}["{step.ask}<br/><i>{kind}</i>"]')
         target = f"s{index + 1}" if index + 1 < len(steps) else "decide"
-        nxt = steps[index + 1] if index + 1 < len(steps) else None
-        if nxt is not None and nxt.where.source:
-            lines.append(f'  s{index} -->|"{_quote(nxt.where.source)}"| {target}')
+        following = steps[index + 1] if index + 1 < len(steps) else None
+        if following is not None and following.where.source:
+            edges.append(Edge(f"s{index}", target, " ".join(following.where.source.split())))
             after = f"s{index + 2}" if index + 2 < len(steps) else "decide"
-            lines.append(f"  s{index} -.->|otherwise| {after}")
+            edges.append(Edge(f"s{index}", after, "otherwise", "dashed"))
         else:
-            lines.append(f"  s{index} --> {target}")
+            edges.append(Edge(f"s{index}", target))
         if step.ask in exits:
-            lines.append(f'  s{index} ==>|"{" ".join(exits[step.ask])}"| urgent')
-    levels: dict[str, list[str]] = {"urgent": [], "see_professional": [], "self_care": []}
-    for rule in content.rules:
-        levels[rule.level].append(rule.id)
+            edges.append(Edge(f"s{index}", "urgent", " ".join(exits[step.ask]), "thick"))
+    for level in ("urgent", "see_professional", "self_care"):
+        ids = " ".join(rule.id for rule in content.rules if rule.level == level)
+        edges.append(Edge("decide", level, ids))
+    return edges
+
+
+_OUTCOMES = {
+    "urgent": "urgent: care today",
+    "see_professional": "see a professional",
+    "self_care": "self-care",
+}
+
+
+def mermaid(content: Content) -> str:
+    lines = ["flowchart TD", '  start(["start"])']
+    for index, step in enumerate(content.steps):
+        lines.append(f'  s{index}["{step.ask}<br/><i>{content.facts[step.ask].kind}</i>"]')
     lines.append('  decide{"rules, in order"}')
-    for level, ids in levels.items():
-        lines.append(f'  decide -->|"{" ".join(ids)}"| {level}')
-    lines.append('  urgent[["urgent: care today"]]')
-    lines.append('  see_professional[["see a professional"]]')
-    lines.append('  self_care[["self-care"]]')
+    lines.extend(f'  {level}[["{text}"]]' for level, text in _OUTCOMES.items())
+    arrows = {"solid": "-->", "dashed": "-.->", "thick": "==>"}
+    for edge in _edges(content):
+        label = f'|"{edge.label.replace(chr(34), "#quot;")}"|' if edge.label else ""
+        lines.append(f"  {edge.start} {arrows[edge.style]}{label} {edge.end}")
     return "\n".join(lines) + "\n"
 
 
 def dot(content: Content) -> str:
     lines = ["digraph kneebot {", "  rankdir=TB;", '  node [shape=box, fontname="Helvetica"];']
-    exits = _urgent_exits(content)
-    steps = content.steps
-    lines.append("  start [shape=oval]; start -> s0;")
-    for index, step in enumerate(steps):
+    lines.append("  start [shape=oval];")
+    for index, step in enumerate(content.steps):
         lines.append(f'  s{index} [label="{step.ask}\\n({content.facts[step.ask].kind})"];')
-        target = f"s{index + 1}" if index + 1 < len(steps) else "decide"
-        nxt = steps[index + 1] if index + 1 < len(steps) else None
-        if nxt is not None and nxt.where.source:
-            lines.append(f'  s{index} -> {target} [label="{_escape(nxt.where.source)}"];')
-            after = f"s{index + 2}" if index + 2 < len(steps) else "decide"
-            lines.append(f'  s{index} -> {after} [style=dashed, label="otherwise"];')
-        else:
-            lines.append(f"  s{index} -> {target};")
-        if step.ask in exits:
-            lines.append(f'  s{index} -> urgent [penwidth=2, label="{" ".join(exits[step.ask])}"];')
     lines.append('  decide [shape=diamond, label="rules, in order"];')
-    for rule in content.rules:
-        lines.append(f'  decide -> {rule.level} [label="{rule.id}"];')
+    lines.extend(f'  {level} [shape=doubleoctagon, label="{text}"];' for level, text in _OUTCOMES.items())
+    styles = {"solid": "", "dashed": "style=dashed", "thick": "penwidth=2"}
+    for edge in _edges(content):
+        attributes = [
+            a for a in (styles[edge.style], f'label="{_escape(edge.label)}"' if edge.label else "") if a
+        ]
+        suffix = f" [{', '.join(attributes)}]" if attributes else ""
+        lines.append(f"  {edge.start} -> {edge.end}{suffix};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _quote(text: str) -> str:
-    return " ".join(text.split()).replace('"', "#quot;")
-
-
 def _escape(text: str) -> str:
-    return " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"')
+    return text.replace("\\", "\\\\").replace('"', '\\"')

@@ -218,4 +218,4 @@ def test_the_readme_shows_the_shipped_flow() -> None:
     assert f"```mermaid\n{graph.stdout}```" in readme, "run kneebot content graph and update the README"
     dot = run("content", "graph", "--format", "dot")
     assert dot.stdout.startswith("digraph kneebot {")
-    assert 'decide -> urgent [label="U1"]' in dot.stdout
+    assert 'decide -> urgent [label="U1 U2 U3 U4 U5 U6"]' in dot.stdout
