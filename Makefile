@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: chat slack discord test lint clean
+.PHONY: chat slack discord test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ lint: $(VENV)/.dev
 
 test: lint  ## set up, lint, type-check and run every test
 	$(BIN)/python -m pytest
+
+bench: $(VENV)/.dev  ## benchmarks, each figure against a baseline from the same run
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -470,6 +470,8 @@ class _Compiler:
 
     def __init__(self, problems: _Problems) -> None:
         self.problems = problems
+        self.uses: dict[int, set[str]] = {}
+        """The names each compiled template uses, by the template's id."""
 
     def condition(
         self, source: str, file: str, line: int | None, what: str, extra: frozenset[str] = frozenset()
@@ -496,8 +498,10 @@ class _Compiler:
         self, source: str, file: str, line: int | None, what: str, extra: frozenset[str] = frozenset()
     ) -> Template | None:
         try:
-            unknown = names_in(source, expression=False) - FACT_NAMES - SETTINGS_NAMES - extra
+            used = names_in(source, expression=False)
+            unknown = used - FACT_NAMES - SETTINGS_NAMES - extra
             compiled = compile_template(source)
+            self.uses[id(compiled)] = used
         except TemplateSyntaxError as exc:
             at = line + exc.lineno - 1 if line else None
             self.problems.add(file, at, f"{what}: template is not valid: {exc.message}")
@@ -632,6 +636,10 @@ def load_content(
 
     if problems.items:
         raise ContentError(problems.items)
+    for name, template in list(templates.items()):
+        if compiler.uses.get(id(template), {"?"}) <= constants.keys():
+            # It depends on settings alone: render it once now, not on every turn.
+            templates[name] = _fixed(template(constants))
     digest = hashlib.sha256()
     for folder in folders:
         for name in FILES:
@@ -653,6 +661,10 @@ def load_content(
     )
     _log.info("content loaded from %s, version %s", directory, content.version)
     return content
+
+
+def _fixed(text: str) -> Template:
+    return lambda _context: text
 
 
 def _check_facts(facts: Mapping[str, FactSpec], lines: Lines, file: str, problems: _Problems) -> None:
@@ -769,7 +781,9 @@ class ContentSource:
         self.default_locale = default_locale
         self.every = every
         self.clock = clock
-        self._contents = {code: load_content(self.directory, self.constants, code) for code in locales()}
+        # The default language loads now (a bot never starts on broken content); the others on
+        # first use, which keeps start-up quick. `kneebot content check` checks them all.
+        self._contents = {default_locale: load_content(self.directory, self.constants, default_locale)}
         self._stamp = self._fingerprint()
         self._checked = clock()
 
@@ -788,7 +802,17 @@ class ContentSource:
     def pick(self, locale: str | None) -> str:
         """The language to use for a platform's locale (`es-ES` -> `es`), or the default."""
         code = (locale or "").replace("_", "-").split("-")[0].lower()
-        return code if code in self._contents else self.default_locale
+        if code in self._contents:
+            return code
+        if code in locales():
+            try:
+                self._contents[code] = load_content(self.directory, self.constants, code)
+                return code
+            except ContentError as exc:
+                _log.error(
+                    "the %r content cannot be loaded; answering in %r\n%s", code, self.default_locale, exc
+                )
+        return self.default_locale
 
     def current(self, locale: str | None = None) -> Content:
         now = self.clock()
@@ -802,7 +826,7 @@ class ContentSource:
 
     def _reload(self) -> None:
         try:
-            fresh = {code: load_content(self.directory, self.constants, code) for code in locales()}
+            fresh = {code: load_content(self.directory, self.constants, code) for code in self._contents}
         except ContentError as exc:
             version = self._contents[self.default_locale].version
             _log.error("content changed but cannot be loaded; still serving version %s\n%s", version, exc)

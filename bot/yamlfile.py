@@ -18,7 +18,12 @@ Path_ = tuple[str | int, ...]
 Lines = dict[Path_, int]
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (it ships in PyYAML's wheels), the pure-Python one if not:
+# the same safe constructor and resolvers either way, several times faster with libyaml.
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc]
     pass
 
 
@@ -49,17 +54,17 @@ def load_yaml(text: str) -> tuple[Any, Lines]:
 
     Raises yaml.YAMLError (with a problem_mark) on malformed YAML.
     """
-    node = yaml.compose(text, Loader=_Loader)
-    lines: Lines = {}
-    if node is None:
-        return None, lines
-    _walk(node, (), lines)
     loader = _Loader(text)
     try:
-        data = loader.get_single_data()
+        node = loader.get_single_node()
+        lines: Lines = {}
+        if node is None:
+            return None, lines
+        _walk(node, (), lines)
+        # One parse: the data is built from the same nodes whose lines were just read.
+        return loader.construct_document(node), lines
     finally:
         loader.dispose()
-    return data, lines
 
 
 def line_of(lines: Lines, path: Path_) -> int | None:

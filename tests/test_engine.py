@@ -31,3 +31,28 @@ def test_the_step_is_pure(content: Content) -> None:
     assert first == second
     assert state is not None
     assert state.facts == {}, "the input state is left as it was"
+
+
+def test_fast_conditions_agree_with_the_jinja_sandbox(content: Content) -> None:
+    """Every shipped condition runs as plain closures; they must answer as Jinja2 would."""
+    import itertools
+    import random
+
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from bot.contract import FACTS
+    from bot.expressions import UNKNOWN, compile_condition
+    from bot.lint import _candidates
+
+    env = SandboxedEnvironment()
+    sources = [r.where.source for r in content.rules] + [
+        s.where.source for s in content.steps if s.where.source
+    ]
+    pools = {fact: list(_candidates(fact, {2, 5, 7, 14, 21})) for fact in FACTS}
+    chooser = random.Random(7)
+    for source in sources:
+        fast, slow = compile_condition(source), env.compile_expression(source, undefined_to_none=False)
+        for _ in itertools.repeat(None, 300):
+            context = {fact: chooser.choice(pool) for fact, pool in pools.items()}
+            context.setdefault("red_flags", UNKNOWN)
+            assert fast(context) == bool(slow(**context)), (source, context)

@@ -1,0 +1,127 @@
+"""Slack HTTP end to end: signed `/knee help` requests from this process into two servers on
+loopback, the real kneebot app and a bare bolt app that only acks, each in its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import ClientSession
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.slack_double import SECRET, SlackApi, sign  # noqa: E402
+
+BARE = """
+import sys
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+app = AsyncApp(client=AsyncWebClient(token="xoxb-bench", base_url=sys.argv[2]), signing_secret=sys.argv[3])
+@app.command("/knee")
+async def knee(ack):
+    await ack()
+web.run_app(app.web_app(path="/slack/events", port=int(sys.argv[1])), host="127.0.0.1", port=int(sys.argv[1]),
+            print=None)
+"""
+
+
+def _port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _wait(port: int) -> None:
+    for _ in range(400):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def _body(n: int) -> str:
+    return urlencode({
+        "token": "legacy", "team_id": "T0BENCH", "channel_id": "C0BENCH", "user_id": f"U{n % 50:04d}",
+        "command": "/knee", "text": "help", "api_app_id": "A0BENCH", "trigger_id": f"t.{n}",
+        "response_url": "http://127.0.0.1:9/unused",
+    })  # fmt: skip
+
+
+async def _load(url: str, requests: int, concurrency: int) -> dict[str, float]:
+    latencies: list[float] = []
+    counter = iter(range(requests))
+
+    async def worker(session: ClientSession) -> None:
+        for n in counter:
+            body = _body(n)
+            headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+            started = time.perf_counter()
+            async with session.post(url, data=body.encode(), headers=headers) as answer:
+                await answer.read()
+                assert answer.status == 200, answer.status
+            latencies.append(time.perf_counter() - started)
+
+    async with ClientSession() as session:
+        for n in range(20):  # warm up both the app and the connection pool
+            body = _body(n)
+            async with session.post(url, data=body.encode(), headers={
+                "Content-Type": "application/x-www-form-urlencoded", **sign(body)}) as answer:  # fmt: skip
+                await answer.read()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {"rps": len(latencies) / elapsed, "p99": latencies[int(0.99 * (len(latencies) - 1))] * 1e3,
+            "p50": statistics.median(latencies) * 1e3}  # fmt: skip
+
+
+async def _measure(requests: int, concurrency: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    api = SlackApi()
+    api_url = await api.start()
+    ours_port, bare_port = _port(), _port()
+    env = {**os.environ, "KNEEBOT_STORE": "memory://", "SLACK_BOT_TOKEN": "xoxb-bench",
+           "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api_url}  # fmt: skip
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    command = [
+        sys.executable,
+        "-m",
+        "bot",
+        "slack",
+        "--http",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(ours_port),
+    ]
+    ours = subprocess.Popen(command, env=env, **quiet)  # type: ignore[call-overload]
+    bare = subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), api_url, SECRET], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        await _wait(ours_port)
+        await _wait(bare_port)
+        results = []
+        for port in (ours_port, bare_port):
+            results.append(await _load(f"http://127.0.0.1:{port}/slack/events", requests, concurrency))
+        return results[0], results[1]
+    finally:
+        for process in (ours, bare):
+            process.terminate()
+            process.wait()
+        await api.stop()
+
+
+def measure(requests: int, concurrency: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    return asyncio.run(_measure(requests, concurrency))
