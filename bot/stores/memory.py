@@ -1,22 +1,26 @@
-"""The in-process store: a dict with expiry. For tests, the terminal and the benchmark floor."""
+"""The in-process store: dicts with expiry. For tests, the terminal and the benchmark floor."""
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 
 from bot.stores import Clock, Stored
 
 __all__ = ["MemoryStore"]
 
-_SWEEP_EVERY = 1024
-
 
 class MemoryStore:
+    """Rows are kept in the order they were last written. Every row of a store is usually given
+    the same time to live, so the oldest write is the first to expire: each write drops expired
+    rows from the front, which costs nothing however many conversations are live. A row that
+    expires out of order is still never returned, and goes when it reaches the front."""
+
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock or time.time
-        self._rows: dict[str, tuple[str, int, float]] = {}
-        self._events: dict[str, float] = {}
-        self._writes = 0
+        self._rows: OrderedDict[str, tuple[str, int, float]] = OrderedDict()
+        self._events: OrderedDict[str, float] = OrderedDict()
+        self._versions = 0
 
     async def get(self, key: str) -> Stored | None:
         row = self._rows.get(key)
@@ -27,14 +31,14 @@ class MemoryStore:
     async def compare_and_set(self, key: str, expected: int | None, data: str, ttl: float) -> bool:
         now = self._clock()
         row = self._rows.get(key)
-        live = row is not None and row[2] > now
-        current = row[1] if row is not None and live else None
+        current = row[1] if row is not None and row[2] > now else None
         if current != expected:
             return False
-        # Versions keep counting across expiry, so a stale writer can never match a new row.
-        version = (row[1] if row is not None else 0) + 1
-        self._rows[key] = (data, version, now + ttl)
-        self._sweep(now)
+        # Versions count across the store and never repeat, so a stale writer can never match.
+        self._versions += 1
+        self._rows[key] = (data, self._versions, now + ttl)
+        self._rows.move_to_end(key)
+        self._drop_expired(now)
         return True
 
     async def delete(self, key: str) -> None:
@@ -52,16 +56,18 @@ class MemoryStore:
         if expires is not None and expires > now:
             return False
         self._events[event_id] = now + ttl
-        self._sweep(now)
+        self._events.move_to_end(event_id)
+        while self._events and next(iter(self._events.values())) <= now:
+            self._events.popitem(last=False)
         return True
 
     async def close(self) -> None:
         self._rows.clear()
         self._events.clear()
 
-    def _sweep(self, now: float) -> None:
-        self._writes += 1
-        if self._writes % _SWEEP_EVERY:
-            return
-        self._rows = {k: row for k, row in self._rows.items() if row[2] > now}
-        self._events = {k: expires for k, expires in self._events.items() if expires > now}
+    def _drop_expired(self, now: float) -> None:
+        while self._rows:
+            key, row = next(iter(self._rows.items()))
+            if row[2] > now:
+                return
+            del self._rows[key]

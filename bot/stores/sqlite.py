@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     key TEXT PRIMARY KEY, data TEXT NOT NULL, version INTEGER NOT NULL, expires REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS conversations_expires ON conversations (expires);
+CREATE INDEX IF NOT EXISTS events_expires ON events (expires);
 """
 _PURGE_EVERY = 256
 
