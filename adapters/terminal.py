@@ -15,10 +15,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, TextIO
 
-from rich.console import Console
-from rich.markdown import Markdown
-from rich.panel import Panel
-
 from bot.conversations import Conversations
 from bot.model import Answer, ConversationKey, Event, Reply
 
@@ -137,14 +133,23 @@ class _JsonOut:
 
 
 class _RichOut:
+    """People's terminal. Rich is imported here, so scripts in JSON mode start without it."""
+
     def __init__(self) -> None:
+        from rich.console import Console
+
         self.console = Console(highlight=False)
 
     def note(self, text: str) -> None:
+        from rich.markdown import Markdown
+
         self.console.print(Markdown(text), style="dim")
 
     def show(self, reply: Reply) -> None:
         style = {"urgent": "red", "see_professional": "yellow", "self_care": "green"}
+        from rich.markdown import Markdown
+        from rich.panel import Panel
+
         border = style[reply.outcome.level] if reply.outcome else "cyan"
         self.console.print(Panel(Markdown(reply.text), border_style=border, title="kneebot"))
         question = reply.question

@@ -112,10 +112,16 @@ async def _measure(requests: int, concurrency: int) -> tuple[dict[str, Any], dic
     try:
         await _wait(ours_port)
         await _wait(bare_port)
-        results = []
-        for port in (ours_port, bare_port):
-            results.append(await _load(f"http://127.0.0.1:{port}/slack/events", requests, concurrency))
-        return results[0], results[1]
+        # Alternate the two servers three times and keep each one's best run: machines are noisy.
+        runs: dict[int, list[dict[str, float]]] = {ours_port: [], bare_port: []}
+        for _ in range(3):
+            for port in (ours_port, bare_port):
+                runs[port].append(
+                    await _load(f"http://127.0.0.1:{port}/slack/events", requests // 3, concurrency)
+                )
+        best = {port: {"rps": max(r["rps"] for r in found), "p99": min(r["p99"] for r in found)}
+                for port, found in runs.items()}  # fmt: skip
+        return best[ours_port], best[bare_port]
     finally:
         for process in (ours, bare):
             process.terminate()
