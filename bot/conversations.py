@@ -16,7 +16,7 @@ from bot import engine
 from bot.content import Content, ContentSource
 from bot.errors import ConflictError, StoreError
 from bot.lookup import lookup, topic_names
-from bot.model import ConversationKey, Event, Reply, State
+from bot.model import Choice, ConversationKey, Event, Question, Reply, State
 from bot.stores import Store
 
 __all__ = ["Conversations"]
@@ -49,11 +49,17 @@ class Conversations:
         except StoreError as exc:
             # The process keeps running; the store's client reconnects on the next event.
             _log.error("store failed (%s): %s", type(exc).__name__, exc)
-            return [Reply(self.message("store_down"))]
+            return [self._retry("store_down", event.locale)]
         except Exception:
             # Log the failure, never the event: it may hold what the runner typed.
             _log.exception("could not handle a %s event", event.kind)
-            return [Reply(self.message("error"))]
+            return [self._retry("error", event.locale)]
+
+    def _retry(self, message: str, locale: str | None) -> Reply:
+        """An apology that still waits for the runner: `Carry on` asks the question again."""
+        content = self.content_for(locale)
+        choice = Choice("resume", content.messages.resume_label)
+        return Reply(engine.render_message(content, message), Question(None, "single", (choice,)))
 
     def message(self, name: str, *, locale: str | None = None, **extra: str) -> str:
         """One of the bot's own messages that needs no conversation (`goodbye`, `help`)."""

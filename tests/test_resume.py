@@ -74,3 +74,37 @@ def test_the_bots_own_prompts_take_numbers(bot: Callable[..., Bot], tmp_path: Pa
     third = bot(**store)
     third.read_turn()
     assert third.send({"text": "2"})[-1]["fact"] == "red_flags", "2 picks 'start over'"
+
+
+def test_a_killed_process_loses_nothing_it_answered(bot: Callable[..., Bot], tmp_path: Path) -> None:
+    store = {"KNEEBOT_STORE": f"sqlite:///{tmp_path / 'kneebot.db'}"}
+    first = bot(**store)
+    first.read_turn()
+    first.send({"value": "start"})
+    first.send({"value": ["none"]})
+    assert first.send({"value": "gradual"})[-1]["fact"] == "days_since_onset"
+    first.process.kill()  # SIGKILL between two answers: no chance to clean up
+    first.process.wait()
+    second = bot(**store)
+    second.read_turn()
+    assert second.send({"value": "resume"})[-1]["fact"] == "days_since_onset"
+
+
+def test_a_locked_sqlite_file_gets_a_clear_message_and_then_recovers(
+    bot: Callable[..., Bot], tmp_path: Path
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "kneebot.db"
+    runner = bot(KNEEBOT_STORE=f"sqlite:///{path}")
+    runner.read_turn()
+    runner.send({"value": "start"})
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        reply = runner.send({"value": ["none"]})[-1]
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert "can't reach my memory" in reply["text"]
+    assert runner.send({"value": ["none"]})[-1]["fact"] == "onset", "nothing was lost; it goes on"

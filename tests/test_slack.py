@@ -251,3 +251,18 @@ async def test_slack_uses_the_users_locale_and_keeps_it(slack: Slack) -> None:
     await ask(slack, 2)
     await slack.runner.dm("ninguna")
     assert (await ask(slack, 3))["text"].startswith("Entendido: Ninguna de estas.")
+
+
+async def test_oversized_and_replayed_requests(slack: Slack) -> None:
+    huge = "text=" + "x" * 2_000_000
+    status, _ = await slack.runner.post(huge, "application/x-www-form-urlencoded")
+    assert status == 413, "an oversized request is refused by size, not parsed"
+    await slack.runner.command("")
+    await ask(slack, 1)
+    # The very same signed command delivered again (same trigger id): no second DM message.
+    assert len(slack.api.made("conversations.open")) == 1
+    slack.runner.counter = iter([1])  # type: ignore[assignment]
+    status, _ = await slack.runner.command("")
+    assert status == 200
+    await slack.api.settle()
+    assert len(slack.posts()) == 1, "a replayed command starts nothing twice"
