@@ -343,6 +343,10 @@ class _Problems:
 
 def _parse(path: Path, problems: _Problems) -> tuple[Any, Lines] | None:
     shown = str(path)
+    if path.is_symlink() and not path.resolve().is_relative_to(path.parent.resolve()):
+        # A club's folder is read by a bot with its own rights: it may not point elsewhere.
+        problems.add(shown, None, "points outside its content folder; copy the file in instead")
+        return None
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

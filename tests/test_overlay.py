@@ -81,3 +81,13 @@ def test_running_content_reloads_and_survives_a_broken_change(
     assert f"{club / 'club.yaml'}:" in caplog.text
     with pytest.raises(ContentError):
         ContentSource(club, CONSTANTS)  # but a bot never starts on it
+
+
+def test_a_content_folder_cannot_point_outside_itself(club: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("facts:\n  onset:\n    question: leaked\n")
+    (club / "facts.yaml").symlink_to(secret)
+    result = run("content", "check", str(club))
+    assert result.returncode == 2
+    assert f"{club / 'facts.yaml'}: points outside its content folder" in result.stderr
+    assert "leaked" not in result.stderr

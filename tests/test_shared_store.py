@@ -49,13 +49,17 @@ def script(content: Content, answers: dict[str, Any]) -> tuple[list[str], str]:
     return typed, result.replies[-1].text
 
 
-async def spawn_worker(api_url: str, store: str) -> tuple[asyncio.subprocess.Process, str]:
+async def spawn_worker(
+    api_url: str, store: str, log: Path | None = None
+) -> tuple[asyncio.subprocess.Process, str]:
+    """A `kneebot slack --http` worker; its log goes to `log` (a pipe fills up under load)."""
     port = free_port()
     env = {**os.environ, "KNEEBOT_STORE": store, "SLACK_BOT_TOKEN": "xoxb-test",
            "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api_url}  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         *kneebot_command(), "slack", "--http", "--host", "127.0.0.1", "--port", str(port),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        env=env, stdout=asyncio.subprocess.DEVNULL,
+        stderr=log.open("ab") if log else asyncio.subprocess.PIPE,
     )  # fmt: skip
     for _ in range(300):
         try:
