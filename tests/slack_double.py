@@ -31,6 +31,8 @@ class SlackApi:
     """Answers the Web API methods the bot uses and records every call."""
 
     calls: list[Call] = field(default_factory=list)
+    posted: dict[str, list[str]] = field(default_factory=dict)
+    """Texts of chat.postMessage by channel, for waiting on one runner under load."""
     server: TestServer | None = None
     _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -68,6 +70,8 @@ class SlackApi:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         args = await self._args(request)
         self.calls.append(Call(method, args))
+        if method == "chat.postMessage":
+            self.posted.setdefault(str(args.get("channel")), []).append(str(args.get("text")))
         if method == "auth.test":
             return web.json_response(
                 {
