@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,7 +18,8 @@ from aiohttp import ClientSession
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.slack_double import SECRET, SlackApi, sign  # noqa: E402
+from tests.redis_server import free_port  # noqa: E402
+from tests.slack_double import SECRET, SlackApi, sign, wait_for_port  # noqa: E402
 
 BARE = """
 import sys
@@ -33,23 +33,6 @@ async def knee(ack):
 web.run_app(app.web_app(path="/slack/events", port=int(sys.argv[1])), host="127.0.0.1", port=int(sys.argv[1]),
             print=None)
 """
-
-
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def _wait(port: int) -> None:
-    for _ in range(400):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError("server did not start")
 
 
 def _body(n: int) -> str:
@@ -91,7 +74,7 @@ async def _load(url: str, requests: int, concurrency: int) -> dict[str, float]:
 async def _measure(requests: int, concurrency: int) -> tuple[dict[str, Any], dict[str, Any]]:
     api = SlackApi()
     api_url = await api.start()
-    ours_port, bare_port = _port(), _port()
+    ours_port, bare_port = free_port(), free_port()
     env = {**os.environ, "KNEEBOT_STORE": "memory://", "SLACK_BOT_TOKEN": "xoxb-bench",
            "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api_url}  # fmt: skip
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
@@ -110,8 +93,8 @@ async def _measure(requests: int, concurrency: int) -> tuple[dict[str, Any], dic
     bare = subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), api_url, SECRET], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        await _wait(ours_port)
-        await _wait(bare_port)
+        await wait_for_port(ours_port)
+        await wait_for_port(bare_port)
         # Alternate the two servers three times and keep each one's best run: machines are noisy.
         runs: dict[int, list[dict[str, float]]] = {ours_port: [], bare_port: []}
         for _ in range(3):

@@ -157,11 +157,11 @@ def compile_condition(source: str) -> Condition:
     call nothing, so there is nothing to sandbox, and it costs a fraction of a microsecond rather
     than a new Jinja2 context per call. Anything else runs in the sandbox as it is.
     """
-    expression = _env.compile_expression(source, undefined_to_none=False)
     output = _parse(source, True).body[0]
     fast = _closure(output.nodes[0]) if isinstance(output, nodes.Output) and len(output.nodes) == 1 else None
     if fast is not None:
         return lambda context: bool(fast(context))
+    expression = _env.compile_expression(source, undefined_to_none=False)
 
     def evaluate(context: Mapping[str, Any]) -> bool:
         return bool(expression(**context))

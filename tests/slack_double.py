@@ -7,14 +7,19 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
+
+from tests.redis_server import free_port
+from tests.transcript import kneebot_command
 
 SECRET = "test-signing-secret"
 TEAM = "T0CLUB"
@@ -226,3 +231,31 @@ def check_block_kit(payload: dict[str, Any]) -> None:
                 for option in element["options"]:
                     assert len(option["text"]["text"]) <= 75
                     assert len(option["value"]) <= 150
+
+
+async def wait_for_port(port: int, tries: int = 300) -> None:
+    """Until something listens on the loopback port."""
+    for _ in range(tries):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing started listening on port {port}")
+
+
+async def spawn_worker(
+    api_url: str, store: str, log: Path | None = None
+) -> tuple[asyncio.subprocess.Process, str]:
+    """A `kneebot slack --http` process; its log goes to `log` (a pipe fills up under load)."""
+    port = free_port()
+    env = {**os.environ, "KNEEBOT_STORE": store, "SLACK_BOT_TOKEN": "xoxb-test",
+           "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api_url}  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        *kneebot_command(), "slack", "--http", "--host", "127.0.0.1", "--port", str(port),
+        env=env, stdout=asyncio.subprocess.DEVNULL,
+        stderr=log.open("ab") if log else asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await wait_for_port(port)
+    return process, f"http://127.0.0.1:{port}/slack/events"

@@ -16,8 +16,8 @@ from pathlib import Path
 from adapters.slack import mrkdwn
 from bot.content import Content
 from tests.redis_server import RedisServer
-from tests.slack_double import SlackApi, SlackClient
-from tests.test_shared_store import PROFILES, script, spawn_worker
+from tests.slack_double import SlackApi, SlackClient, spawn_worker
+from tests.test_shared_store import PROFILES, script
 
 RUNNERS = 2000
 CLIENTS = 48

@@ -7,7 +7,6 @@ events are interleaved across them; each conversation must reach the outcome it 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,9 +19,8 @@ from bot import engine
 from bot.content import Content
 from bot.model import Event
 from tests.conftest import NOW
-from tests.redis_server import RedisServer, free_port
-from tests.slack_double import SECRET, SlackApi, SlackClient
-from tests.transcript import kneebot_command
+from tests.redis_server import RedisServer
+from tests.slack_double import SlackApi, SlackClient, spawn_worker
 
 PROFILES: list[dict[str, Any]] = [
     {"red_flags": "none", "onset": "gradually", "days_since_onset": "10 days", "age": "34",
@@ -47,28 +45,6 @@ def script(content: Content, answers: dict[str, Any]) -> tuple[list[str], str]:
         typed.append(text)
         result = engine.step(content, result.state, Event("text", NOW, text=text))
     return typed, result.replies[-1].text
-
-
-async def spawn_worker(
-    api_url: str, store: str, log: Path | None = None
-) -> tuple[asyncio.subprocess.Process, str]:
-    """A `kneebot slack --http` worker; its log goes to `log` (a pipe fills up under load)."""
-    port = free_port()
-    env = {**os.environ, "KNEEBOT_STORE": store, "SLACK_BOT_TOKEN": "xoxb-test",
-           "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api_url}  # fmt: skip
-    process = await asyncio.create_subprocess_exec(
-        *kneebot_command(), "slack", "--http", "--host", "127.0.0.1", "--port", str(port),
-        env=env, stdout=asyncio.subprocess.DEVNULL,
-        stderr=log.open("ab") if log else asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    for _ in range(300):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return process, f"http://127.0.0.1:{port}/slack/events"
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise AssertionError("a worker did not start")
 
 
 @pytest.fixture

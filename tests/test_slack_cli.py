@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import socket
 import subprocess
 from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.slack_double import SECRET, SlackApi, SlackClient
+from tests.slack_double import SlackApi, SlackClient, spawn_worker
 from tests.transcript import kneebot_command
 
 
@@ -25,39 +22,13 @@ def test_missing_tokens_are_named() -> None:
     assert "SLACK_SIGNING_SECRET" in http.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 async def served() -> AsyncIterator[SlackClient]:
     api = SlackApi()
     api_url = await api.start()
-    port = free_port()
-    env = {
-        **os.environ,
-        "KNEEBOT_STORE": "memory://",
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": api_url,
-    }
-    process = await asyncio.create_subprocess_exec(
-        *kneebot_command(), "slack", "--http", "--host", "127.0.0.1", "--port", str(port),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    process, url = await spawn_worker(api_url, "memory://")
     try:
-        for _ in range(200):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("kneebot slack --http did not start listening")
-        yield SlackClient(f"http://127.0.0.1:{port}/slack/events", api)
+        yield SlackClient(url, api)
     finally:
         process.terminate()
         await process.wait()
