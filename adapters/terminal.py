@@ -21,7 +21,7 @@ from bot.model import Answer, ConversationKey, Event, Reply
 __all__ = ["event_from_json", "reply_to_json", "run_chat"]
 
 _QUIT = {"quit", "exit", "bye", ":q"}
-_COMMANDS = {"restart", "forget"}
+_COMMANDS = {"restart", "forget", "back"}
 
 
 def _now() -> datetime:

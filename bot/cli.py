@@ -220,7 +220,7 @@ def content_check(
 ) -> None:
     """Validate the content: every file, fact, rule and template."""
     from bot.content import default_content_dir, is_overlay, load_content, locales
-    from bot.lint import lint, missing_translations
+    from bot.lint import lint, missing_translations, vocabulary
 
     settings = _setup()
     content = _content(settings, directory)
@@ -228,11 +228,14 @@ def content_check(
     problems = lint(content) + missing_translations(
         folder if not is_overlay(folder) else default_content_dir()
     )
+    problems += vocabulary(content, directory or settings.content, "en")
     for code in locales()[1:]:
         try:
-            load_content(folder, settings.template_constants(), code)
+            translated = load_content(folder, settings.template_constants(), code)
         except ContentError as exc:
             problems.extend(exc.problems)
+        else:
+            problems += vocabulary(translated, directory or settings.content, code)
     if problems:
         lines = "\n".join(f"  {problem}" for problem in problems)
         raise _fail(f"content loads, but {len(problems)} problem(s) need fixing:\n{lines}")
@@ -241,6 +244,40 @@ def content_check(
         f"{len(content.rules)} rules, {len(content.advice)} advice sections, {len(content.topics)} topics "
         f"(version {content.version})"
     )
+
+
+@content_app.command("eval")
+def content_eval(
+    corpus: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Corpus files (default: tests/corpus/*.yaml under this folder)."),
+    ] = None,
+    show: Annotated[str, typer.Option(help="Which misreadings to list: unsafe, wrong or none.")] = "unsafe",
+) -> None:
+    """Measure how the bot reads runners' own words: per fact, right / re-asked / wrong / unsafe."""
+    from bot.content import ContentSource
+    from bot.evaluate import evaluate, misreadings
+
+    settings = _setup()
+    files = corpus or sorted(Path("tests/corpus").glob("*.yaml"))
+    if not files:
+        raise _fail("no corpus files: name some, or run this where tests/corpus/*.yaml exists")
+    if show not in ("unsafe", "wrong", "none"):
+        raise _fail(f"--show {show!r} is not one of unsafe, wrong, none")
+    try:
+        source = ContentSource(
+            settings.content, settings.template_constants(), default_locale=settings.locale
+        )
+        report = evaluate(source.current, files)
+    except ContentError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(report.table())
+    grades = {"unsafe": ("unsafe",), "wrong": ("unsafe", "wrong"), "none": ()}[show]
+    listed = misreadings(report, grades)  # type: ignore[arg-type]
+    if listed:
+        typer.echo("\n" + listed)
+    if report.total()["unsafe"]:
+        raise typer.Exit(1)
 
 
 @content_app.command("graph")

@@ -62,6 +62,9 @@ class ChoiceSpec(_Spec):
     synonyms: tuple[str, ...] = ()
     numbers: tuple[float, float] | None = None
     """A typed number in this range (inclusive) means this choice, e.g. an age band."""
+    careful: bool = False
+    """The least cautious answer (`no` to a warning sign): never read from a bare `no` said
+    next to words the bot could not place; it asks again instead."""
 
 
 class NumberSpec(_Spec):
@@ -70,6 +73,10 @@ class NumberSpec(_Spec):
     """Template for the summary, with `value` the number."""
     words: dict[str, float] = {}
     """Words that stand for a number on this question (`mild: 3`)."""
+    confirm: tuple[tuple[float, float], ...] = ()
+    """Ranges so unusual for this question that the bot checks before taking them (pain 0)."""
+    weekly: bool = False
+    """A distance per week: `5 runs of 8k` is 40 km."""
 
 
 class FactSpec(_Spec):
@@ -147,12 +154,18 @@ class MessagesFile(_Spec):
     store_down: str
     error: str
     moved_to_dm: str
-    controls: dict[Literal["done", "type_answer", "type_below", "pick_all"], str]
+    confirm: str
+    """Checks an unusual reading; sees `answer`."""
+    confirm_yes_label: str = Field(max_length=75)
+    confirm_no_label: str = Field(max_length=75)
+    took_back: str
+    nothing_to_take_back: str
+    controls: dict[Literal["done", "type_answer", "type_below", "pick_all", "back"], str]
     """Words on buttons and menus around a question."""
     help: str
 
 
-CommandName = Literal["start", "resume", "restart", "forget"]
+CommandName = Literal["start", "resume", "restart", "forget", "back"]
 
 
 class LanguageFile(_Spec):
@@ -169,12 +182,60 @@ class LanguageFile(_Spec):
     skip_words: frozenset[str] = frozenset()
     """Words dropped before matching options, from the text and the options alike."""
     number_words: dict[str, float]
-    duration_units: dict[str, int]
+    number_joiners: tuple[str, ...] = ()
+    """Words inside a number said in words (`a hundred and fifty`, `treinta y cinco`)."""
+    duration_units: dict[str, float]
     distance_units: dict[str, float]
     """Words for a distance unit and how many miles one of it is."""
     relative_days: dict[str, int]
     weekdays: tuple[str, str, str, str, str, str, str]
     months: dict[str, int]
+    common: tuple[str, ...] = ()
+    """Everyday words that are never taken for a misspelt option (`could` is not `cold`)."""
+    corrections: tuple[str, ...] = ()
+    """`no wait`, `I mean`: only what follows the last one counts."""
+    emoji: dict[str, str] = {}
+    """Emoji and the word each stands for (👍 yes)."""
+    range_words: tuple[str, ...] = ("-", "to", "or")
+    """Between two numbers of one range (`3-4`, `4 to 6`)."""
+    denominators: tuple[str, ...] = ()
+    """Between a score and its scale (`6 out of 10`)."""
+    half_words: tuple[str, ...] = ()
+    ago_today: tuple[str, ...] = ()
+    """Phrases where `today` only says when they count from (`a fortnight ago today`)."""
+    last_next: tuple[str, ...] = ()
+    """`last week`, `next month`: one of the unit."""
+    weekday_abbrev: dict[str, int] = {}
+    """Short weekday names and their number (Monday 0)."""
+    week_words: tuple[str, ...] = ()
+    """After a weekday, the week after (`saturday week`)."""
+    this_words: tuple[str, ...] = ()
+    weekend: tuple[str, ...] = ()
+    day_markers: tuple[str, ...] = ()
+    """Before a day of the month said alone (`since the 3rd`, `el 3`)."""
+    next_month: tuple[str, ...] = ()
+    last_month: tuple[str, ...] = ()
+    count_words: tuple[str, ...] = ()
+    """After a count of runs, which is not a distance (`5 runs of 8k`)."""
+    per_day: tuple[str, ...] = ()
+    age_units: tuple[str, ...] = ()
+    """Words after an age (`34 years old`)."""
+    birthday_ahead: tuple[str, ...] = ()
+    """Before an age not reached yet (`nearly 17`, `turning 55`)."""
+    birthday_after: tuple[str, ...] = ()
+    """After an age not reached yet (`17 next month`, `17 soon`); months and weekdays count too."""
+    birthday_past: tuple[str, ...] = ()
+    """Before an age already reached (`turned 55 in march`)."""
+    approx: tuple[str, ...] = ()
+    """Before a rough age (`about 40`)."""
+    decade_parts: dict[str, tuple[int, int]] = {}
+    """`early`, `mid`, `late` and the years of a decade each covers."""
+    decade_words: dict[str, int] = {}
+    """`forties` and the decade it names."""
+    decade_after: tuple[str, ...] = ()
+    """After a round number, a decade (`forty something`, `cuarenta y pico`)."""
+    age_categories: dict[str, Literal["masters", "under"]] = {}
+    """Club age-category prefixes: masters (`V45`: 45 to 49) and under (`U17`: 16 or under)."""
     date_format: str = "{weekday} {day} {month}"
     """How a date is written: short weekday and month names below."""
     weekday_short: tuple[str, str, str, str, str, str, str] = (
@@ -258,6 +319,7 @@ UNKNOWN_TOPIC_NAMES = TOPIC_NAMES | frozenset({"topic", "suggestions", "topics"}
 # The extra names each message template may use, beyond facts and settings.
 MESSAGE_NAMES: dict[str, frozenset[str]] = {
     "understood": frozenset({"answer"}),
+    "confirm": frozenset({"answer"}),
     "out_of_range": frozenset({"low", "high"}),
     "help": frozenset({"command"}),
 }

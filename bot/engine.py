@@ -46,6 +46,8 @@ def step(content: Content, state: State | None, event: Event) -> Step:
         return Step(None, (_start_prompt(content, _render(content, "forgotten")),), changed=state is not None)
     if command == "restart":
         return _begin(content, event, _render(content, "restarted"))
+    if command == "back":
+        return _back(content, state)
     if command == "start" and event.kind == "start":
         return _opening(content, state)
     if command == "lookup":
@@ -81,7 +83,7 @@ def _accepted(result: Step) -> Step:
 def _command(content: Content, text: str, waiting: bool, paused: bool) -> str | None:
     """The command a text means, if any.
 
-    `restart` and `forget` must be said on their own, anywhere. Starting and resuming only
+    `restart`, `forget` and `back` must be said on their own, anywhere. Starting and resuming only
     apply while no question is waiting (`yes` starts a check from the intro, but mid-triage it
     is an answer), and there a sentence that contains the words is enough (`ok, let's go`).
     """
@@ -90,12 +92,14 @@ def _command(content: Content, text: str, waiting: bool, paused: bool) -> str | 
     if waiting and said.isdigit() and 1 <= int(said) <= len(prompt):
         return prompt[int(said) - 1]  # a pick by number from the bot's own prompt
     commands = content.language.commands
-    names: tuple[CommandName, ...] = ("forget", "restart", "resume", "start")
+    names: tuple[CommandName, ...] = ("forget", "restart", "back", "resume", "start")
     for command in names:
-        if said in _phrases(commands.get(command, ())) and (waiting or command in ("forget", "restart")):
+        if said in _phrases(commands.get(command, ())) and (
+            waiting or command in ("forget", "restart", "back")
+        ):
             return command
     if waiting:
-        for command in names[2:]:
+        for command in names[3:]:
             if any(
                 re.search(rf"(?<![\w']){re.escape(p)}(?![\w'])", said)
                 for p in _phrases(commands.get(command, ()))
@@ -141,6 +145,13 @@ def _answer(content: Content, state: State, event: Event) -> Step:
         return _advance(content, state.model_copy(update={"content": content.version}), "")
     if event.fact is not None and event.fact != fact:
         return Step(state, (_reask(content, state, _render(content, "stale_answer")),), changed=False)
+    if state.pending is not None:
+        confirmed = _confirmation(content, event)
+        if confirmed is True:
+            return _take(content, state, fact, state.pending, "", event)
+        state = state.model_copy(update={"pending": None})
+        if confirmed is False:
+            return Step(state, (_reask(content, state, _render(content, "took_back")),))
     spec = content.facts[fact]
     result = understand(
         spec,
@@ -160,12 +171,66 @@ def _answer(content: Content, state: State, event: Event) -> Step:
         hint = _render(content, f"hint:{fact}")
         updated = state.model_copy(update={"paused": False})
         return Step(updated, (_reask(content, updated, f"{why} {hint}"),), changed=state.paused)
-    facts = {**state.facts, fact: result.value}
+    if result.confirm:
+        waiting = state.model_copy(update={"pending": result.value, "paused": False})
+        return Step(waiting, (_confirm(content, waiting),))
     said = ""
     if result.from_text:
+        facts = {**state.facts, fact: result.value}
         said = _render(content, "understood", answer=_display(content, fact, result.value, facts))
-    updated = state.model_copy(update={"facts": facts, "paused": False, "updated": event.at.timestamp()})
+    return _take(content, state, fact, result.value, said, event)
+
+
+def _take(content: Content, state: State, fact: str, value: FactValue, said: str, event: Event) -> Step:
+    """Keep an answer and move on."""
+    facts = {**state.facts, fact: value}
+    update = {"facts": facts, "paused": False, "pending": None, "updated": event.at.timestamp()}
+    updated = state.model_copy(update=update)
     return _accepted(_advance(content, updated, said))
+
+
+def _confirmation(content: Content, event: Event) -> bool | None:
+    """A yes or no to `I read that as X - right?`; None when the runner answered afresh."""
+    if event.value in ("yes", "no"):
+        return event.value == "yes"
+    said = normalise(event.text or "")
+    language = content.language
+    if said in _phrases(language.yes):
+        return True
+    if said in _phrases(language.no):
+        return False
+    return None
+
+
+def _confirm(content: Content, state: State) -> Reply:
+    assert state.asking is not None
+    assert state.pending is not None
+    shown = _display(content, state.asking, state.pending, state.facts)
+    choices = (
+        Choice("yes", content.messages.confirm_yes_label),
+        Choice("no", content.messages.confirm_no_label),
+    )
+    controls = _controls(content, state)
+    return Reply(
+        _render(content, "confirm", answer=shown), Question(state.asking, "single", choices, controls)
+    )
+
+
+def _back(content: Content, state: State | None) -> Step:
+    """Take back the last answer (or an unconfirmed reading) and ask that question again."""
+    if state is None or (not state.facts and state.pending is None):
+        return Step(state, (_reask(content, state, _render(content, "nothing_to_take_back")),), changed=False)
+    facts = dict(state.facts)
+    if state.pending is None:
+        facts.pop(next(reversed(facts)))
+    updated = state.model_copy(update={"facts": facts, "pending": None, "rule": None, "paused": False})
+    return _advance(content, updated, _render(content, "took_back"))
+
+
+def _controls(content: Content, state: State) -> tuple[tuple[str, str], ...]:
+    controls = content.messages.controls
+    back = bool(state.facts) or state.pending is not None
+    return tuple((name, text) for name, text in controls.items() if name != "back" or back)
 
 
 def _advance(content: Content, state: State, before: str) -> Step:
@@ -178,7 +243,7 @@ def _advance(content: Content, state: State, before: str) -> Step:
             continue
         if item.when is None or item.when(context):
             asked = state.model_copy(update={"asking": item.ask, "content": content.version})
-            return Step(asked, (_question(content, item.ask, context, before),))
+            return Step(asked, (_question(content, item.ask, context, before, _controls(content, asked)),))
     return _finish(content, state, decide(content, state.facts), context, before)
 
 
@@ -244,18 +309,27 @@ def _context(content: Content, facts: Mapping[str, FactValue]) -> dict[str, Any]
     return context
 
 
-def _question(content: Content, fact: str, context: Mapping[str, Any], before: str = "") -> Reply:
+def _question(
+    content: Content,
+    fact: str,
+    context: Mapping[str, Any],
+    before: str = "",
+    controls: tuple[tuple[str, str], ...] = (),
+) -> Reply:
     spec = content.facts[fact]
     text = content.templates[f"question:{fact}"](context)
     choices = tuple(Choice(choice.value, choice.label) for choice in spec.choices)
-    controls = tuple(content.messages.controls.items())
     return Reply(f"{before}\n\n{text}" if before else text, Question(fact, spec.kind, choices, controls))
 
 
 def _reask(content: Content, state: State | None, before: str = "") -> Reply:
     if state is None or state.asking is None or state.asking not in content.facts:
         return _intro(content, before)
-    return _question(content, state.asking, _context(content, state.facts), before)
+    if state.pending is not None:
+        confirm = _confirm(content, state)
+        return replace(confirm, text=f"{before}\n\n{confirm.text}" if before else confirm.text)
+    context = _context(content, state.facts)
+    return _question(content, state.asking, context, before, _controls(content, state))
 
 
 def _display(content: Content, fact: str, value: FactValue, facts: Mapping[str, FactValue]) -> str:

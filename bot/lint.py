@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from jinja2 import nodes
 
-from bot.content import FILES, Content, Where
+from bot.content import FILES, Content, Where, layers
 from bot.contract import FACTS
 from bot.errors import ContentProblem
 from bot.expressions import UNKNOWN, Condition, Special, parse_condition
 from bot.yamlfile import line_of, load_yaml
 
-__all__ = ["can_hold", "lint", "missing_translations"]
+__all__ = ["can_hold", "lint", "missing_translations", "vocabulary"]
 
 _LIMIT = 50_000
 
@@ -121,3 +122,64 @@ def _texts(english: Any, translated: Any, path: tuple[Any, ...]) -> Iterator[tup
             yield from _texts(item, match, (*path, item[key] if key else index))
     elif isinstance(english, str) and any(c.isalpha() for c in english) and not isinstance(translated, str):
         yield path
+
+
+def vocabulary(content: Content, folder: Path | None, locale: str) -> list[ContentProblem]:
+    """The words runners may type for each option, checked the way the bot reads them.
+
+    - Round trip: every label and synonym reads back as its own option.
+    - No synonym shrinks to nothing but filler once its skip words are dropped (`bit by bit` must
+      not become `by`, which every sentence with "by" would match).
+    - No two options of one question share a phrase.
+    """
+    from datetime import datetime
+
+    from bot.understand import Understood, normalise, phrases_of, squeeze, understand
+
+    file, lines = _facts_file(folder, locale)
+    language = content.language
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    problems: list[ContentProblem] = []
+    for fact, spec in content.facts.items():
+        owner: dict[str, str] = {}
+        for index, choice in enumerate(spec.choices):
+            where = line_of(lines, ("facts", fact, "choices", index)) if lines else None
+            for phrase in (choice.label, *choice.synonyms):
+                said = normalise(phrase)
+                if not said:
+                    continue
+                core = squeeze(said, language).split()
+                own = {normalise(p) for p in phrases_of(choice, language)}
+                if " ".join(core) != said and (not core or (len(core) == 1 and core[0] not in own)):
+                    problems.append(ContentProblem(file, where, f"{fact}.{choice.value}: synonym {phrase!r} "
+                                                   f"shrinks to {' '.join(core)!r} once its skip words are "
+                                                   "dropped; reword it"))  # fmt: skip
+                for key in {said, " ".join(core)}:
+                    other = owner.setdefault(key, choice.value)
+                    if other != choice.value:
+                        problems.append(ContentProblem(file, where, f"{fact}: {phrase!r} names both "
+                                                       f"{other!r} and {choice.value!r}"))  # fmt: skip
+            for phrase in (choice.label, *choice.synonyms):
+                if phrase in phrases_of(choice, language)[3 + len(choice.synonyms) :]:
+                    continue
+                read = understand(spec, FACTS[fact], language, text=phrase, now=now)
+                value = read.value if isinstance(read, Understood) else None
+                if not (value == choice.value or (isinstance(value, list) and choice.value in value)):
+                    shown = "nothing" if value is None else repr(value)
+                    problems.append(
+                        ContentProblem(file, where, f"{fact}.{choice.value}: {phrase!r} reads as {shown}")
+                    )
+    return problems
+
+
+def _facts_file(folder: Path | None, locale: str) -> tuple[str, dict[Any, int]]:
+    """The facts file that last words this language's options, and its lines."""
+    for layer in reversed(layers(folder, locale)):
+        path = layer / "facts.yaml"
+        if path.exists():
+            try:
+                _, lines = load_yaml(path.read_text(encoding="utf-8"))
+            except Exception:
+                return str(path), {}
+            return str(path), lines
+    return "facts.yaml", {}

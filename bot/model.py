@@ -27,7 +27,7 @@ __all__ = [
     "State",
 ]
 
-EventKind = Literal["start", "answer", "text", "lookup", "restart", "forget", "unreadable"]
+EventKind = Literal["start", "answer", "text", "lookup", "restart", "forget", "back", "unreadable"]
 Answer = str | int | float | tuple[str, ...]
 FactValue = str | int | float | list[str]
 
@@ -42,6 +42,7 @@ class Event:
     - `text`: typed something.
     - `lookup`: asked for a topic; `text` is the topic and any arguments (`taper 40`).
     - `restart`, `forget`: the commands of the same name.
+    - `back`: take back the last answer and ask that question again.
     - `unreadable`: sent something the adapter could not read at all (bad JSON, an attachment).
     """
 
@@ -82,7 +83,8 @@ class Question:
     choices: tuple[Choice, ...] = ()
     controls: tuple[tuple[str, str], ...] = ()
     """Words for the controls around it, from the content: `done`, `type_answer`, `type_below`,
-    `pick_all`. Adapters use them on buttons and menus instead of words of their own."""
+    `pick_all`, and `back` when there is an answer to take back. Adapters use them on buttons and
+    menus instead of words of their own."""
 
     def control(self, name: str) -> str:
         return dict(self.controls).get(name, "")
@@ -124,6 +126,8 @@ class State(BaseModel):
     """The fact being asked; None once the triage has an outcome."""
     paused: bool = False
     """The runner came back and was asked whether to carry on or start over."""
+    pending: FactValue | None = None
+    """A reading of the question's answer that waits for the runner to confirm it."""
     rule: str | None = None
     """The rule that decided the outcome, once there is one."""
     content: str = ""

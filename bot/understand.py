@@ -1,10 +1,12 @@
 """Free-text understanding: what a runner typed, turned into a fact value or a reason to re-ask.
 
-Handles picks by number (`2`, `1, 3`), by the option's words or their synonyms and close
-misspellings, casual yes/no (`yep`, `nah`, `dunno`), negation (`no swelling`), numbers in digits
-and words (`6/10`, `seven`, `like a 6`), durations (`3 wks`, `since last Tuesday`, `Dec 13`) and
-distances (`50k a week`). Every word list is content (language.yaml and the facts' synonyms);
-this module only knows the shapes.
+It reads picks by number (`2`, `1, 3`), the options' words and synonyms with the filler words a
+runner puts between them (`can't put ANY weight`), close misspellings, casual yes/no (`yep`,
+`nah`, `dunno`), negation before or after a word (`no fever`, `calf isnt swollen`), and numbers
+(`bot.numbers`). It knows what it does not know: a warning sign stated anywhere wins over the same
+sign denied; a bare `no` or `none` next to words it cannot place is asked again; a reading of a
+number that could be two things, or is unusual, is confirmed. Every word list is content
+(language.yaml and the facts' synonyms); this module only knows the shapes.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
+from bot import numbers
 from bot.content import ChoiceSpec, FactSpec
 from bot.content import LanguageFile as Language
 from bot.contract import FactContract
@@ -31,6 +34,8 @@ class Understood:
     value: FactValue
     from_text: bool = False
     """True when the value was read from words, so the bot says back what it understood."""
+    confirm: bool = False
+    """The reading is unusual or could be two things: ask the runner before taking it."""
 
 
 @dataclass(frozen=True)
@@ -42,14 +47,20 @@ Result = Understood | Misunderstood
 
 
 def normalise(text: str) -> str:
-    """Lower-case, plain apostrophes, no accents on Latin letters, punctuation as spaces."""
-    # Mention and link markup (`<@123>`, `<!channel>`, `<#C1|general>`) is noise, never an answer.
-    text = re.sub(r"<[@#!][^>]*>", " ", text[:MAX_TEXT])
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    text = text.lower().replace("`", "'")
+    """Lower-case, no apostrophes, no accents, no chat markup, punctuation as clause breaks."""
+    # Mention and link markup (`<@123>`, `<!channel>`, `<#C1|general>`) and a typed `@kneebot`
+    # are noise, never an answer; so are Slack's `:emoji_codes:`.
+    text = re.sub(r"<[@#!][^>]*>|(?<![\w])@\w+|:[a-z0-9_+\-]+:", " ", text[:MAX_TEXT])
+    text = text.replace("\u2019", "'").replace("`", "'")  # a curly apostrophe is still one
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    # `1,200` and `1.200` are twelve hundred; `6.5` stays a decimal.
+    text = re.sub(
+        r"(?<![\d.,])(\d{1,3})((?:[,.]\d{3})+)(?![\d]|[.,]\d)", lambda m: m[1] + re.sub(r"\D", "", m[2]), text
+    )
     # A comma or full stop ends a clause: `no, it's locked` must not read as `not locked`.
     text = re.sub(r"[,;:!?.]+(?:\s+|$)", " and ", text)
-    text = re.sub(r"[^a-z0-9'/.\-]+", " ", text)
+    text = text.replace("'", "")
+    text = re.sub(r"[^a-z0-9/.\-%]+", " ", text)
     text = re.sub(r"(?<![0-9])[./]|[./](?![0-9])", " ", text)
     return " ".join(text.split())
 
@@ -70,11 +81,16 @@ def understand(
         if direct is not None:
             return direct
         text = " ".join(value) if isinstance(value, tuple) else str(value)
-    if text is None or not normalise(text):
+    if text is None:
+        return Misunderstood("unclear")
+    for symbol, word in language.emoji.items():
+        text = text.replace(symbol, f" {word} ")
+    said = normalise(text)
+    if not said:
         return Misunderstood("unclear")
     if spec.kind == "number":
-        return _number(spec, contract, language, normalise(text), now, unit)
-    return _choices(spec, language, normalise(text))
+        return _number(spec, contract, language, said, now, unit)
+    return _choices(spec, language, said, now)
 
 
 def _direct(spec: FactSpec, contract: FactContract, value: Answer) -> Result | None:
@@ -90,19 +106,23 @@ def _direct(spec: FactSpec, contract: FactContract, value: Answer) -> Result | N
     if isinstance(value, bool):
         return Misunderstood("unclear")
     if isinstance(value, int | float):
+        if value != value or abs(value) > 10**numbers.MAX_DIGITS:
+            return Misunderstood("out_of_range")
         # Days and miles are whole numbers; a pain score may be 6.5.
         whole = spec.number is not None and spec.number.unit != "score"
-        return _in_range(round(value) if whole and value == value else value, contract)
+        return _in_range(round(value) if whole else value, contract)
     if isinstance(value, str) and value in values:
         return Understood(value)
     return None
 
 
-def _in_range(number: float, contract: FactContract, from_text: bool = False) -> Result:
+def _in_range(
+    number: float, contract: FactContract, from_text: bool = False, confirm: bool = False
+) -> Result:
     if number != number or not contract.low <= number <= contract.high:
         return Misunderstood("out_of_range")
     whole = round(number)
-    return Understood(whole if abs(number - whole) < 1e-9 else round(number, 1), from_text)
+    return Understood(whole if abs(number - whole) < 1e-9 else round(number, 1), from_text, confirm)
 
 
 def _tidy_multi(spec: FactSpec, picked: set[str]) -> list[str]:
@@ -119,8 +139,16 @@ def _tidy_multi(spec: FactSpec, picked: set[str]) -> list[str]:
 @dataclass(frozen=True)
 class _Phrases:
     by_phrase: dict[str, str]
+    """Each phrase, as typed and with its skip words dropped, and the choice it means."""
     pattern: re.Pattern[str]
     words: tuple[str, ...]
+    """Single words of the options, the targets of typo correction."""
+    known: frozenset[str]
+    """Words that are never corrected into an option's word."""
+    bare: frozenset[str]
+    """The casual yes/no/unsure words (`no`, `nope`): a reading that rests on them alone is weak."""
+    careful: frozenset[str]
+    """The least cautious choices: read from a bare word only when nothing else was said."""
 
 
 _PHRASES: dict[tuple[int, int], tuple[tuple[ChoiceSpec, ...], Language, _Phrases]] = {}
@@ -138,22 +166,71 @@ def _phrases(choices: tuple[ChoiceSpec, ...], language: Language) -> _Phrases:
     return cached[2]
 
 
-def _build_phrases(choices: tuple[ChoiceSpec, ...], language: Language) -> _Phrases:
+def phrases_of(choice: ChoiceSpec, language: Language) -> tuple[str, ...]:
+    """Everything that names a choice: its value, label, synonyms and, for yes/no/unsure/none,
+    the language's casual words."""
     vocab = {"yes": language.yes, "no": language.no, "unsure": language.unsure, "none": language.no}
+    return (choice.value.replace("_", " "), choice.label, *choice.synonyms, *vocab.get(choice.value, ()))
+
+
+def squeeze(phrase: str, language: Language) -> str:
+    """A phrase without its skip words (`can't put any weight` -> `cant put weight`)."""
+    return " ".join(word for word in phrase.split() if word not in language.skip_words)
+
+
+def _build_phrases(choices: tuple[ChoiceSpec, ...], language: Language) -> _Phrases:
+    vocab = {*language.yes, *language.no, *language.unsure}
     by_phrase: dict[str, str] = {}
+    patterns: dict[str, str] = {}
+    bare: set[str] = set()
+    skip = "|".join(sorted(map(re.escape, language.skip_words), key=len, reverse=True))
+    gap = rf"(?:\s+(?:{skip}))*\s+" if skip else r"\s+"
     for choice in choices:
-        candidates = (choice.value.replace("_", " "), choice.label, *choice.synonyms)
-        for phrase in (*candidates, *vocab.get(choice.value, ())):
-            key = _squeeze(normalise(phrase), language)
-            if key:
-                by_phrase.setdefault(key, choice.value)
-    ordered = sorted(by_phrase, key=len, reverse=True)
-    pattern = re.compile(r"(?<![\w'])(" + "|".join(map(re.escape, ordered)) + r")(?![\w'])")
-    words = tuple(phrase for phrase in by_phrase if " " not in phrase and len(phrase) > 3)
-    return _Phrases(by_phrase, pattern, words)
+        for phrase in phrases_of(choice, language):
+            said = normalise(phrase)
+            if not said:
+                continue
+            if phrase in vocab:
+                bare.add(said)
+            by_phrase.setdefault(said, choice.value)
+            core = squeeze(said, language)
+            # A phrase squeezed to nothing, or to one word it does not list (`bit by bit` -> `by`),
+            # is matched only as written.
+            if core and (len(core.split()) > 1 or core == said):
+                by_phrase.setdefault(core, choice.value)
+                patterns.setdefault(core, gap.join(map(re.escape, core.split())))
+            patterns.setdefault(said, gap.join(map(re.escape, said.split())))
+    ordered = sorted(patterns, key=lambda p: (len(p.split()), len(p)), reverse=True)
+    alternation = "|".join(patterns[p] for p in ordered)
+    pattern = re.compile(rf"(?<![\w])({alternation})(?![\w])")
+    words = {w for phrase in by_phrase for w in phrase.split()}
+    known = (
+        words
+        | set(language.filler)
+        | set(language.common)
+        | language.negators
+        | language.skip_words
+        | language.clause_breaks
+        | set(language.number_words)
+        | set(language.duration_units)
+        | set(language.distance_units)
+        | set(language.months)
+        | set(language.weekdays)
+    )
+    targets = tuple(sorted(w for w in words if len(w) > 3 and not w.isdigit()))
+    careful = frozenset(choice.value for choice in choices if choice.careful)
+    return _Phrases(by_phrase, pattern, targets, frozenset(known), frozenset(bare), careful)
 
 
-def _choices(spec: FactSpec, language: Language, text: str) -> Result:
+@dataclass
+class _Scan:
+    stated: dict[str, bool]
+    """Each choice said and not denied, with whether a bare yes/no word was all that said it."""
+    denied: set[str]
+    leftover: list[str]
+
+
+def _choices(spec: FactSpec, language: Language, text: str, now: datetime) -> Result:
     values = [choice.value for choice in spec.choices]
     picks = _by_index(text, len(values))
     if picks is not None:
@@ -163,38 +240,60 @@ def _choices(spec: FactSpec, language: Language, text: str) -> Result:
         return Understood(_pack(spec, chosen), from_text=True)
 
     phrases = _phrases(spec.choices, language)
-    text = _squeeze(text, language)
-    if text in phrases.by_phrase:
-        return Understood(_pack(spec, {phrases.by_phrase[text]}), from_text=True)
+    text = _correct(text, phrases)
+    banded = [choice for choice in spec.choices if choice.numbers]
+    aged: set[str] = set()
+    if banded:
+        said_ages = numbers.ages(text, language, now.date())
+        for low, high in said_ages:
+            bands = {c.value for c in banded if c.numbers and not (high < c.numbers[0] or low > c.numbers[1])}
+            if len(bands) != 1:
+                return Misunderstood("unclear")  # `mid 50s`, `around 55`: could be either side
+            aged |= bands
+        if len(aged) > 1:
+            return Misunderstood("unclear")
+        if said_ages:
+            text = re.sub(r"\d+", " ", text)
 
-    chosen, negated, leftover = _scan(text, phrases, language)
-    chosen |= _by_number(spec, text)
-    for word in list(leftover):
-        # A typo rarely changes the first letter; requiring it keeps `hills` from reading as `chills`.
-        alike = [w for w in phrases.words if w[0] == word[0]]
-        close = difflib.get_close_matches(word, alike, n=1, cutoff=0.8)
-        if close:
-            chosen.add(phrases.by_phrase[close[0]])
-            leftover.remove(word)
-    if not chosen and not negated:
+    scan = _scan(text, phrases, language)
+    stated = set(scan.stated) | aged
+    if not stated and not scan.denied and " " not in text:
         close = difflib.get_close_matches(text, list(phrases.by_phrase), n=1, cutoff=0.75)
         if close:
-            chosen.add(phrases.by_phrase[close[0]])
-            leftover = []
+            stated.add(phrases.by_phrase[close[0]])
+            scan.leftover = []
+
     if spec.kind == "single":
-        return Understood(chosen.pop(), from_text=True) if len(chosen) == 1 else Misunderstood("unclear")
-    if not chosen and negated and "none" in values:
-        chosen = {"none"}
-    if not chosen or (chosen <= {"none"} and leftover):
+        if not stated and scan.denied == {"yes"} and "no" in values:
+            stated = {"no"}  # `didnt swell`, `not very sore`: a denied yes is a no
+        if len(stated) != 1:
+            return Misunderstood("unclear")
+        (value,) = stated
+        if value in phrases.careful and scan.stated.get(value) and scan.leftover:
+            return Misunderstood("unclear")  # `no puedo doblarla`: a `no` about something else
+        return Understood(value, from_text=True)
+
+    if not stated and scan.denied and "none" in values:
+        stated = {"none"}
+    if not stated or (stated <= {"none"} and scan.leftover):
         # "none" next to words we could not place might hide something we should know.
         return Misunderstood("unclear")
-    return Understood(_tidy_multi(spec, chosen), from_text=True)
+    return Understood(_tidy_multi(spec, stated), from_text=True)
 
 
-def _squeeze(text: str, language: Language) -> str:
-    """Drop words that never change which option is meant (`below my kneecap`, `any weight`)."""
-    skip = language.skip_words
-    return " ".join(word for word in text.split() if word not in skip) if skip else text
+def _correct(text: str, phrases: _Phrases) -> str:
+    """Mend close misspellings of the options' words (`numbb`, `swolen`, `treadmil`).
+
+    A typo rarely changes the first letter; requiring it keeps `hills` from reading as `chills`.
+    """
+    out = []
+    for word in text.split():
+        if len(word) > 3 and word not in phrases.known and not any(c.isdigit() for c in word):
+            close = difflib.get_close_matches(word, [w for w in phrases.words if w[0] == word[0]], 1, 0.8)
+            if close:
+                word = close[0]
+        out.append(word)
+    return " ".join(out)
 
 
 def _pack(spec: FactSpec, chosen: set[str]) -> FactValue:
@@ -208,49 +307,102 @@ def _by_index(text: str, count: int) -> list[int] | None:
     return picks if all(0 <= i < count for i in picks) else None
 
 
-def _by_number(spec: FactSpec, text: str) -> set[str]:
-    """A typed number that falls in a choice's band (`I'm 34` picks the 17-54 age band)."""
-    found: set[str] = set()
-    banded = [choice for choice in spec.choices if choice.numbers]
-    for number in re.findall(r"(?<![\w.])\d{1,3}(?![\w.])", text) if banded else ():
-        for choice in banded:
-            low, high = choice.numbers or (0, 0)
-            if low <= int(number) <= high:
-                found.add(choice.value)
-    return found
+def _scan(text: str, phrases: _Phrases, language: Language) -> _Scan:
+    """Find the choices a sentence states, those it only denies, and the words left unexplained.
+
+    A negator denies the nearest option in its clause: the one after it (`no fever`, `not numb`)
+    or, with none after it, the one before it (`calf isnt swollen`). A `no` that is an answer in
+    itself (`no, nothing`) denies what follows it in the clause too.
+    """
+    words = text.split()
+    starts = [m.start() for m in re.finditer(r"\S+", text)]
+    matches = [
+        (m.start(), m.end(), phrases.by_phrase.get(m[1]) or _lookup(m[1], phrases, language))
+        for m in phrases.pattern.finditer(text)
+    ]
+    covered = [False] * len(words)
+    spans = []
+    for start, end, value in matches:
+        first = starts.index(start)
+        last = max(i for i, s in enumerate(starts) if s < end)
+        spans.append((first, last, value))
+    breaks = [i for i, w in enumerate(words) if w in language.clause_breaks]
+
+    def clause(i: int) -> int:
+        return sum(1 for b in breaks if b < i)
+
+    negative = {"no", "none"}
+    negators = []
+    for k in range(len(spans) - 1, 0, -1):
+        first, last, value = spans[k]
+        said = " ".join(words[first : last + 1])
+        if (
+            value in negative
+            and first == last
+            and said in language.negators
+            and clause(spans[k - 1][1]) == clause(first)
+        ):
+            # `la pantorrilla no esta hinchada`: a `no` after an option is a negator, not an answer.
+            negators.append(first)
+            del spans[k]
+    for first, last, _ in spans:
+        for i in range(first, last + 1):
+            covered[i] = True
+    breaks = [i for i in breaks if not covered[i]]
+    negators += [
+        i for i, w in enumerate(words) if w in language.negators and not covered[i] and i not in negators
+    ]
+
+    denied_at: set[int] = set()
+    for n in negators:
+        after = [k for k, (first, _, _) in enumerate(spans) if first > n and clause(first) == clause(n)]
+        if after and spans[after[0]][0] - n <= 4:
+            denied_at.add(after[0])
+            continue
+        before = [k for k, (_, last, _) in enumerate(spans) if last < n and clause(last) == clause(n)]
+        if before and any(
+            w in language.negators for w in words[spans[before[-1]][0] : spans[before[-1]][1] + 1]
+        ):
+            continue  # `no puedo doblarla ni a 90`: a second negation stresses the first
+        if before and n - spans[before[-1]][1] <= 3:
+            denied_at.add(before[-1])
+            # `calf isnt swollen`: the words the denial is about are explained by it.
+            for i in range(n + 1, min(n + 3, len(words))):
+                if words[i] in language.clause_breaks:
+                    break
+                covered[i] = True
+    for k, (first, _, value) in enumerate(spans):
+        if value in negative or k == 0:
+            continue
+        prev_first, prev_last, prev_value = spans[k - 1]
+        between = words[prev_last + 1 : first]
+        if (
+            prev_value in negative
+            and " ".join(words[prev_first : prev_last + 1]) in phrases.bare
+            and clause(first) == clause(prev_last)
+            and len(between) <= 2
+        ):
+            denied_at.add(k)  # `no fever`, `nothing looks weird`
+    stated: dict[str, bool] = {}
+    denied: set[str] = set()
+    for k, (first, last, value) in enumerate(spans):
+        if k in denied_at and value not in ("unsure",):
+            denied.add(value)
+            continue
+        bare = " ".join(words[first : last + 1]) in phrases.bare
+        stated[value] = stated.get(value, True) and bare
+    ignore = set(language.filler) | language.negators | language.skip_words | language.clause_breaks
+    leftover = [w for i, w in enumerate(words) if not covered[i] and w not in ignore and not w.isdigit()]
+    return _Scan(stated, denied - set(stated), leftover)
 
 
-def _scan(text: str, phrases: _Phrases, language: Language) -> tuple[set[str], set[str], list[str]]:
-    """Find the choices a sentence mentions, those it denies, and the words left unexplained."""
-    chosen: set[str] = set()
-    negated: set[str] = set()
-    covered = [False] * len(text)
-    since = 0
-    for match in phrases.pattern.finditer(text):
-        value = phrases.by_phrase[match.group(1)]
-        # Only a negator in the same clause, after the previous match, denies this one:
-        # in `not sure and it's locked` the `not` belongs to `not sure`.
-        before = text[since : match.start()].split()
-        clause = before[
-            max((i + 1 for i, w in enumerate(before) if w in language.clause_breaks), default=0) :
-        ]
-        negator = value in ("no", "none")  # `no fever`: a matched `no` denies what follows
-        if not negator and value != "unsure" and any(word in language.negators for word in clause[-3:]):
-            negated.add(value)
-        else:
-            chosen.add(value)
-        if not negator:
-            since = match.end()
-        covered[match.start() : match.end()] = [True] * (match.end() - match.start())
-    rest = "".join(" " if hit else char for char, hit in zip(text, covered, strict=True))
-    ignore = set(language.filler) | language.negators
-    leftover = [word for word in rest.split() if word not in ignore and not word.isdigit()]
-    return chosen - negated, negated, leftover
+def _lookup(said: str, phrases: _Phrases, language: Language) -> str:
+    """The choice of a phrase matched with filler words inside it."""
+    squeezed = squeeze(said, language)
+    return phrases.by_phrase.get(squeezed) or phrases.by_phrase[" ".join(said.split())]
 
 
 # --- numbers -----------------------------------------------------------------------------------
-
-_NUM = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def _number(
@@ -258,215 +410,60 @@ def _number(
 ) -> Result:
     assert spec.number is not None
     kind = spec.number.unit
-    tokens = _words_to_numbers(text, language)
-    number: float | None = None
-    for phrase, value in sorted(spec.number.words.items(), key=lambda kv: -len(kv[0])):
-        if re.search(r"(?<![\w'])" + re.escape(normalise(phrase)) + r"(?![\w'])", text):
-            # `mild, about a 3`: a number said alongside the word wins.
-            if not any(_is_num(t) for t in tokens):
-                return _in_range(value, contract, from_text=True)
-            break
-    if kind in ("days_ago", "days_ahead"):
-        number = _days(tokens, text, language, now, ahead=kind == "days_ahead")
-    elif kind == "miles":
-        number = _miles(tokens, language, unit)
-        number = None if number is None else float(round(number))
-    else:
-        number = _score(tokens)
-    if number is not None:
-        return _in_range(number, contract, from_text=True)
+    if len(re.sub(r"\D", "", text)) > 4 * numbers.MAX_DIGITS:
+        return Misunderstood("out_of_range")
     if spec.choices:
-        special = _choices(spec.model_copy(update={"kind": "single"}), language, text)
-        if isinstance(special, Understood):
-            return special
+        special = _phrases(spec.choices, language)
+        if normalise(text) in special.by_phrase or squeeze(text, language) in special.by_phrase:
+            return Understood(special.by_phrase.get(text) or special.by_phrase[squeeze(text, language)], True)
+    text = numbers.after_correction(text, language)
+    number: float | None = None
+    sure = True
+    if kind in ("days_ago", "days_ahead"):
+        span = numbers.days(text, language, now, ahead=kind == "days_ahead")
+        if span is not None:
+            number, sure = span.value, span.sure
+    else:
+        tokens = numbers.tokens_of(text, language)
+        if any(_long(t) for t in tokens):
+            return Misunderstood("out_of_range")
+        if kind == "miles":
+            miles = numbers.distance(tokens, language, unit, weekly=spec.number.weekly, said=text)
+            number = None if miles is None else float(round(miles))
+        else:
+            number = numbers.score(tokens, language)
+    if number is None:
+        number = _number_words(spec, text)
+    if number is not None:
+        unusual = any(low <= number <= high for low, high in spec.number.confirm)
+        return _in_range(number, contract, from_text=True, confirm=unusual or not sure)
+    if spec.choices:
+        special_read = _choices(spec.model_copy(update={"kind": "single"}), language, text, now)
+        if isinstance(special_read, Understood):
+            return special_read
     return Misunderstood("unclear")
 
 
-def _words_to_numbers(text: str, language: Language) -> list[str]:
-    """`twenty one` -> `21`, `a couple of` -> `2`, `a week` -> `1 week`; other words unchanged."""
-    words = language.number_words
-    units = set(language.duration_units) | set(language.distance_units)
-    out: list[str] = []
-    total: float | None = None
-    # A number glued after letters (`u123`, an id) is not a number the runner meant.
-    tokens = re.findall(
-        r"(?:(?<![\w.])-)?(?<![a-z0-9.])(?<![a-z]-)\d+(?:\.\d+)?|[a-z]+(?:'[a-z]+)?|[/-]", text
-    )
-    for index, token in enumerate(tokens):
-        following = tokens[index + 1] if index + 1 < len(tokens) else ""
-        if token in words:
-            value = words[token]
-            if value in (100, 1000) and total is not None:
-                total *= value
-            elif total is not None and _adds_to(total, value):
-                total += value
-            else:
-                if total is not None:
-                    out.append(_fmt(total))
-                total = value
-            continue
-        if token == "and" and total is not None and total >= 100 and following in words:
-            continue
-        if token in ("a", "an") and (following in units or following in ("couple", "few", "half")):
-            if total is not None:
-                out.append(_fmt(total))
-            total = 1 if following in units else None
-            continue
-        if token == "of" and total is not None:
-            continue
-        if total is not None:
-            out.append(_fmt(total))
-            total = None
-        out.append(token)
-    if total is not None:
-        out.append(_fmt(total))
-    return out
+def _long(token: str) -> bool:
+    return bool(re.fullmatch(r"-?\d+(?:\.\d+)?", token)) and not numbers.is_num(token)
 
 
-def _adds_to(total: float, value: float) -> bool:
-    """`twenty` then `one` make 21; `a hundred` then `fifty` make 150."""
-    return (total >= 20 and total % 10 == 0 and value < 10) or (total >= 100 and value < 100)
-
-
-def _fmt(number: float) -> str:
-    return str(int(number)) if number == int(number) else str(number)
-
-
-def _is_num(token: str) -> bool:
-    return _NUM.fullmatch(token) is not None
-
-
-def _score(tokens: list[str]) -> float | None:
-    numbers: list[float] = []
-    for index, token in enumerate(tokens):
-        if _is_num(token):
-            numbers.append(float(token))
-            after = tokens[index + 1 : index + 3]
-            if after[:1] == ["/"] or after == ["out", "of"]:
-                break  # `6/10`, `6 out of 10`: the first number is the score
-    if not numbers:
-        return None
-    return max(numbers[:2]) if _is_range(tokens) else numbers[0]
-
-
-def _is_range(tokens: list[str]) -> bool:
-    nums = [i for i, t in enumerate(tokens) if _is_num(t)]
-    return len(nums) >= 2 and all(t in ("-", "to", "or") for t in tokens[nums[0] + 1 : nums[1]])
-
-
-def _miles(tokens: list[str], language: Language, unit: str) -> float | None:
-    numbers = [i for i, t in enumerate(tokens) if _is_num(t)]
-    if not numbers:
-        return None
-    index = max(numbers[:2], key=lambda i: float(tokens[i])) if _is_range(tokens) else numbers[0]
-    value = float(tokens[index])
-    following = tokens[index + 1 : index + 4]
-    for word in following:
-        if word in language.distance_units:
-            return value * language.distance_units[word]
-    per_km = language.distance_units.get("km", 0.621371)
-    return value * per_km if unit == "km" else value
-
-
-def _days(tokens: list[str], text: str, language: Language, now: datetime, *, ahead: bool) -> float | None:
-    today = now.date()
-    sign = 1 if ahead else -1
-    found = _date_in(text, language, today, ahead)
-    if found is not None:
-        return float((found - today).days * sign)
-    for phrase, offset in sorted(language.relative_days.items(), key=lambda kv: -len(kv[0])):
-        if re.search(r"(?<![\w'])" + re.escape(phrase) + r"(?![\w'])", text):
-            return float(abs(offset))
-    for index, day in enumerate(language.weekdays):
-        if re.search(r"(?<![\w'])" + re.escape(day) + r"s?(?![\w'])", text):
-            gap = (index - today.weekday()) % 7 if ahead else (today.weekday() - index) % 7
-            return float(gap or 7)
-    total = 0.0
-    seen_unit = False
-    numbers = [i for i, t in enumerate(tokens) if _is_num(t)]
-    for i in numbers:
-        unit = next((t for t in tokens[i + 1 : i + 4] if t in language.duration_units), None)
-        if unit is not None:
-            total += float(tokens[i]) * language.duration_units[unit]
-            seen_unit = True
-            if _is_range(tokens[i:]):
-                break  # `3-4 weeks`: the lower end, so a recent injury never reads as old
-    if seen_unit:
-        return float(round(total))
-    if numbers:
-        return float(round(float(tokens[numbers[0]])))
-    for index, token in enumerate(tokens):
-        if token in language.duration_units and index and tokens[index - 1] in ("last", "past", "next"):
-            return float(language.duration_units[token])
-    return None
-
-
-_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
-
-
-def _month_day(language: Language) -> re.Pattern[str]:
-    months = "|".join(sorted(map(re.escape, language.months), key=len, reverse=True))
-    return re.compile(
-        rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:(?:of|de)\s+)?({months})|({months})\s+(\d{{1,2}})(?:st|nd|rd|th)?)\b"
-    )
-
-
-def _date_in(text: str, language: Language, today: date, ahead: bool) -> date | None:
-    iso = _DATE.search(text)
-    if iso:
-        try:
-            return date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
-        except ValueError:
-            return None
-    match = _month_day(language).search(text)
-    if not match:
-        return None
-    day = int(match.group(1) or match.group(4))
-    month = language.months[match.group(2) or match.group(3)]
-    for year in (today.year, today.year + (1 if ahead else -1)):
-        try:
-            found = date(year, month, day)
-        except ValueError:
-            return None
-        if (found >= today) if ahead else (found <= today):
-            return found
-    return None
+def _number_words(spec: FactSpec, text: str) -> float | None:
+    """Words for a number on this question (`mild` 3, `brand new` 0): the highest said."""
+    assert spec.number is not None
+    found: list[float] = []
+    for phrase, value in sorted(spec.number.words.items(), key=lambda kv: -len(kv[0])):
+        said = normalise(phrase)
+        pattern = r"(?<![\w])" + re.escape(said) + r"(?![\w])"
+        if re.search(pattern, text):
+            found.append(value)
+            text = re.sub(pattern, " ", text)
+    return max(found) if found else None
 
 
 def read_distance_and_date(
     text: str, language: Language, *, now: datetime, unit: str
 ) -> tuple[float | None, int | None]:
     """A weekly distance (in miles) and the days until a date, from `40 mi 2026-12-13`,
-    `64km in 12 days` or `forty next saturday`: the first number (with its unit) is the distance,
-    and what is left is read as the date."""
-    said = normalise(text)
-    today = now.date()
-    dated = _date_in(said, language, today, ahead=True)
-    if dated is not None:
-        said = _DATE.sub(" ", said, count=1)
-        said = _month_day(language).sub(" ", said, count=1)
-    tokens = _words_to_numbers(said, language)
-    first = next(
-        (
-            i
-            for i, t in enumerate(tokens)
-            if _is_num(t)
-            and tokens[i + 1 : i + 2] not in ([u] for u in language.duration_units)
-            and tokens[i - 1 : i] != ["in"]
-        ),
-        None,
-    )  # `in 12 days` is a date, not a distance
-    if first is None:
-        found = _days(tokens, said, language, now, ahead=True) if tokens else None
-        return None, (dated - today).days if dated else (None if found is None else int(found))
-    end = first + 1
-    if end < len(tokens) and tokens[end] in language.distance_units:
-        end += 1
-        if end + 1 < len(tokens) and tokens[end] in ("a", "per") and tokens[end + 1] in ("week", "wk"):
-            end += 2
-    miles = _miles(tokens[first:end], language, unit)
-    if dated is not None:
-        return miles, (dated - today).days
-    rest = tokens[:first] + tokens[end:]
-    days = _days(rest, " ".join(rest), language, now, ahead=True) if rest else None
-    return miles, None if days is None else int(days)
+    `64km in 12 days` or `forty next saturday`."""
+    return numbers.read_distance_and_date(normalise(text), language, now=now, unit=unit)

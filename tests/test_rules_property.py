@@ -168,6 +168,11 @@ def run_engine(content: Content, answers: dict[str, Any], as_text: bool = False)
             event = Event("answer", NOW, value=tuple(value) if isinstance(value, list) else value)
         result = engine.step(content, state, event)
         assert result.state is not None
+        if as_text and result.state.pending is not None:
+            # An unusual reading (pain 0, a race today) is checked with the runner first.
+            assert result.state.pending == value
+            result = engine.step(content, result.state, Event("text", NOW, text="yes"))
+            assert result.state is not None
         assert result.state.asking != fact or result.state.finished, f"{fact}={value!r} was not accepted"
         state = result.state
     raise AssertionError("the triage did not end")
