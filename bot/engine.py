@@ -145,10 +145,11 @@ def _answer(content: Content, state: State, event: Event) -> Step:
         return _advance(content, state.model_copy(update={"content": content.version}), "")
     if event.fact is not None and event.fact != fact:
         return Step(state, (_reask(content, state, _render(content, "stale_answer")),), changed=False)
-    if state.pending is not None:
+    waiting = state.pending
+    if waiting is not None:
         confirmed = _confirmation(content, event)
         if confirmed is True:
-            return _take(content, state, fact, state.pending, "", event)
+            return _take(content, state, fact, waiting, "", event)
         state = state.model_copy(update={"pending": None})
         if confirmed is False:
             return Step(state, (_reask(content, state, _render(content, "took_back")),))
@@ -171,9 +172,9 @@ def _answer(content: Content, state: State, event: Event) -> Step:
         hint = _render(content, f"hint:{fact}")
         updated = state.model_copy(update={"paused": False})
         return Step(updated, (_reask(content, updated, f"{why} {hint}"),), changed=state.paused)
-    if result.confirm:
-        waiting = state.model_copy(update={"pending": result.value, "paused": False})
-        return Step(waiting, (_confirm(content, waiting),))
+    if result.confirm and result.value != waiting:  # the same reading said twice is confirmed
+        checking = state.model_copy(update={"pending": result.value, "paused": False})
+        return Step(checking, (_confirm(content, checking),))
     said = ""
     if result.from_text:
         facts = {**state.facts, fact: result.value}

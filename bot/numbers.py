@@ -200,6 +200,9 @@ def days(text: str, language: Language, now: datetime, *, ahead: bool) -> Span |
         found.append(weekday)
     found.extend(_durations(tokens, language))
     if not found:
+        month = _month_alone(tokens, language, today, ahead)
+        if month is not None:
+            return month
         bare = [
             float(tokens[i]) for i in _numbers(tokens) if not _followed_by(tokens, i, language.distance_units)
         ]
@@ -214,6 +217,28 @@ def days(text: str, language: Language, now: datetime, *, ahead: bool) -> Span |
         return None
     value = min(found) if ahead else max(found)
     return Span(float(math.floor(value + 1e-6)), sure)
+
+
+def _month_alone(tokens: list[str], language: Language, today: date, ahead: bool) -> Span | None:
+    """`marathon in april`, `since march`: from the month's nearest edge, sure only when the whole
+    month falls on one side of every threshold the rules use (a week, two, three)."""
+    ordinary = set(language.common) | set(language.filler)  # `may` is usually not the month
+    month = next((language.months[t] for t in tokens if t in language.months and t not in ordinary), None)
+    if month is None:
+        return None
+    year = today.year
+    if ahead and month < today.month:
+        year += 1
+    if not ahead and month > today.month:
+        year -= 1
+    first = date(year, month, 1)
+    last = date(year + month // 12, month % 12 + 1, 1)
+    ends = sorted(abs((edge - today).days) for edge in (first, last))
+    if (first <= today < last) and ahead:
+        ends[0] = 0
+    value = ends[0] if ahead else ends[1]
+    sure = all((ends[0] > limit) == (ends[1] > limit) for limit in (7, 14, 21))
+    return Span(float(value), sure)
 
 
 def _durations(tokens: list[str], language: Language) -> list[float]:
@@ -552,8 +577,7 @@ def ages(text: str, language: Language, today: date) -> list[tuple[float, float]
             any(_has(before, w) for w in language.birthday_ahead)
             or any(later.startswith(w + " ") or later == w for w in language.birthday_after)
             or any(w in language.months or w in language.weekdays for w in after[:2])
-            or (re.match(r"\S+ \d+ (\S+)", later) is not None
-            and later.split()[2] in language.duration_units)
+            or (re.match(r"\S+ \d+ (\S+)", later) is not None and later.split()[2] in language.duration_units)
         )
         if coming and not any(_has(before, w) for w in language.birthday_past):
             value -= 1

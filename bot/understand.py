@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -83,8 +83,10 @@ def understand(
         text = " ".join(value) if isinstance(value, tuple) else str(value)
     if text is None:
         return Misunderstood("unclear")
-    for symbol, word in language.emoji.items():
-        text = text.replace(symbol, f" {word} ")
+    if not normalise(text):
+        # An emoji on its own is an answer (👍 yes); next to words it is only a tone of voice.
+        for symbol, word in language.emoji.items():
+            text = text.replace(symbol, f" {word} ")
     said = normalise(text)
     if not said:
         return Misunderstood("unclear")
@@ -228,6 +230,8 @@ class _Scan:
     """Each choice said and not denied, with whether a bare yes/no word was all that said it."""
     denied: set[str]
     leftover: list[str]
+    contradicted: set[str] = field(default_factory=set)
+    """Choices both said and denied."""
 
 
 def _choices(spec: FactSpec, language: Language, text: str, now: datetime) -> Result:
@@ -271,6 +275,8 @@ def _choices(spec: FactSpec, language: Language, text: str, now: datetime) -> Re
         (value,) = stated
         if value in phrases.careful and scan.stated.get(value) and scan.leftover:
             return Misunderstood("unclear")  # `no puedo doblarla`: a `no` about something else
+        if value in scan.contradicted:
+            return Misunderstood("unclear")  # `it swelled, but not right away`
         return Understood(value, from_text=True)
 
     if not stated and scan.denied and "none" in values:
@@ -393,7 +399,7 @@ def _scan(text: str, phrases: _Phrases, language: Language) -> _Scan:
         stated[value] = stated.get(value, True) and bare
     ignore = set(language.filler) | language.negators | language.skip_words | language.clause_breaks
     leftover = [w for i, w in enumerate(words) if not covered[i] and w not in ignore and not w.isdigit()]
-    return _Scan(stated, denied - set(stated), leftover)
+    return _Scan(stated, denied - set(stated), leftover, denied & set(stated))
 
 
 def _lookup(said: str, phrases: _Phrases, language: Language) -> str:
