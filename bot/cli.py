@@ -252,7 +252,10 @@ def content_eval(
         list[Path] | None,
         typer.Argument(help="Corpus files (default: tests/corpus/*.yaml under this folder)."),
     ] = None,
-    show: Annotated[str, typer.Option(help="Which misreadings to list: unsafe, wrong or none.")] = "unsafe",
+    show: Annotated[
+        str,
+        typer.Option(help="Which phrases to list: unsafe, wrong (and unsafe), reasked (all three), none."),
+    ] = "unsafe",
 ) -> None:
     """Measure how the bot reads runners' own words: per fact, right / re-asked / wrong / unsafe."""
     from bot.content import ContentSource
@@ -262,8 +265,8 @@ def content_eval(
     files = corpus or sorted(Path("tests/corpus").glob("*.yaml"))
     if not files:
         raise _fail("no corpus files: name some, or run this where tests/corpus/*.yaml exists")
-    if show not in ("unsafe", "wrong", "none"):
-        raise _fail(f"--show {show!r} is not one of unsafe, wrong, none")
+    if show not in ("unsafe", "wrong", "reasked", "none"):
+        raise _fail(f"--show {show!r} is not one of unsafe, wrong, reasked, none")
     try:
         source = ContentSource(
             settings.content, settings.template_constants(), default_locale=settings.locale
@@ -272,7 +275,12 @@ def content_eval(
     except ContentError as exc:
         raise _fail(str(exc)) from None
     typer.echo(report.table())
-    grades = {"unsafe": ("unsafe",), "wrong": ("unsafe", "wrong"), "none": ()}[show]
+    grades = {
+        "unsafe": ("unsafe",),
+        "wrong": ("unsafe", "wrong"),
+        "reasked": ("unsafe", "wrong", "reasked"),
+        "none": (),
+    }[show]
     listed = misreadings(report, grades)  # type: ignore[arg-type]
     if listed:
         typer.echo("\n" + listed)

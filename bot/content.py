@@ -183,6 +183,10 @@ class LanguageFile(_Spec):
     """Words dropped before matching options, from the text and the options alike."""
     number_words: dict[str, float]
     number_joiners: tuple[str, ...] = ()
+    articles: tuple[str, ...] = ()
+    """Number words that are also articles: a number only before a unit (`un mes`, not `un montón`)."""
+    ordinals: dict[str, int] = {}
+    """`seventh`, `primero`: a day of the month said in words."""
     """Words inside a number said in words (`a hundred and fifty`, `treinta y cinco`)."""
     duration_units: dict[str, float]
     distance_units: dict[str, float]
@@ -192,6 +196,16 @@ class LanguageFile(_Spec):
     months: dict[str, int]
     common: tuple[str, ...] = ()
     """Everyday words that are never taken for a misspelt option (`could` is not `cold`)."""
+    denial_lists: tuple[str, ...] = ()
+    """Words that carry a denial on to the next option (`no fever OR chills`)."""
+    mostly: tuple[str, ...] = ()
+    """Before the option that counts most (`MOSTLY front, a bit inside`)."""
+    holidays: dict[str, tuple[int, int]] = {}
+    """Named days and their (month, day): `halloween`, `nochevieja`."""
+    born: tuple[str, ...] = ()
+    """Before a year of birth (`born 1972`)."""
+    spans: tuple[str, ...] = ()
+    """Before a length of time, which is not an age (`running FOR forty years`)."""
     corrections: tuple[str, ...] = ()
     """`no wait`, `I mean`: only what follows the last one counts."""
     emoji: dict[str, str] = {}

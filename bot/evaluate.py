@@ -67,7 +67,7 @@ class Report:
 
     def add(self, phrase: Phrase, grade: Grade, shown: str) -> None:
         self.counts.setdefault(phrase.fact, Counter())[grade] += 1
-        if grade in ("wrong", "unsafe"):
+        if grade != "right" and not (grade == "reasked" and phrase.expect is None):
             self.misread.append((phrase, grade, shown))
 
     def total(self) -> Counter[Grade]:
@@ -264,6 +264,7 @@ def _shown(how: str, value: FactValue | None) -> str:
 
 
 def misreadings(report: Report, grades: tuple[Grade, ...] = ("unsafe", "wrong")) -> str:
+    """The phrases graded as any of `grades` (re-asked ones only when they meant a value)."""
     lines = []
     for phrase, graded, shown in report.misread:
         if graded in grades:

@@ -56,7 +56,9 @@ def after_correction(text: str, language: Language) -> str:
     """`3 days, no wait, 5`: only what follows the last correction counts."""
     cut = -1
     for marker in language.corrections:
-        for match in re.finditer(r"(?<![\w'])" + re.escape(marker) + r"(?![\w'])", text):
+        # `no, espera, 5` reads as `no and espera and 5` once punctuation is a clause break.
+        pattern = r"(?:\s+and)?\s+".join(map(re.escape, marker.split()))
+        for match in re.finditer(r"(?<![\w'])" + pattern + r"(?![\w'])", text):
             cut = max(cut, match.end())
     if cut < 0:
         return text
@@ -76,6 +78,14 @@ def tokens_of(text: str, language: Language) -> list[str]:
     total: float | None = None
     for index, token in enumerate(raw):
         following = raw[index + 1] if index + 1 < len(raw) else ""
+        if (
+            token in language.articles
+            and following not in units
+            and following not in words
+            and not is_num(following)
+        ):
+            out.append(token)  # `un montón`: an article, not the number one
+            continue
         if token in words or (is_num(token) and following in words and words[following] in (100, 1000)):
             value = words[token] if token in words else float(token)
             if value == 1 and total is None and (following in words or is_num(following)):
@@ -90,7 +100,7 @@ def tokens_of(text: str, language: Language) -> list[str]:
                 total = value
             continue
         if (
-            token in joiners
+            (token in joiners or token == "-")
             and total is not None
             and following in words
             and _adds_to(total, words[following])
@@ -182,7 +192,7 @@ def days(text: str, language: Language, now: datetime, *, ahead: bool) -> Span |
     today = now.date()
     found: list[float] = []
     sure = True
-    text = after_correction(text, language)
+    text = spell_days(after_correction(text, language), language)
     for when, certain in _dates(text, language, today, ahead):
         found.append(float((when - today).days if ahead else (today - when).days))
         sure = sure and certain
@@ -191,9 +201,11 @@ def days(text: str, language: Language, now: datetime, *, ahead: bool) -> Span |
     for word in language.ago_today:
         text = _drop(text, word)
     for phrase, offset in sorted(language.relative_days.items(), key=lambda kv: -len(kv[0])):
-        if _has(text, phrase):
-            found.append(float(abs(offset)))
-            text = _drop(text, phrase)
+        for match in re.finditer(r"(?<![\w'])" + re.escape(phrase) + r"(?![\w'])", text):
+            after = text[match.end() :].split()[:1]
+            if not (after and after[0] in language.negators):  # `mañana no, pasado mañana`
+                found.append(float(abs(offset)))
+        text = _drop(text, phrase)
     tokens = tokens_of(text, language)
     weekday = _weekday(tokens, language, today, ahead)
     if weekday is not None:
@@ -344,6 +356,32 @@ def _day_of_month(language: Language) -> re.Pattern[str]:
     )
 
 
+def spell_days(text: str, language: Language) -> str:
+    """Days of the month said in words as digits: `the seventh of march` -> `the 7th of march`,
+    `el siete de marzo` -> `el 7 de marzo`, `twenty-first` -> `21st`."""
+    if language.ordinals:
+        tens = {w: v for w, v in language.number_words.items() if v in (20, 30)}
+        words = "|".join(sorted(map(re.escape, language.ordinals), key=len, reverse=True))
+        if tens:
+            before = "|".join(map(re.escape, tens))
+            text = re.sub(
+                rf"\b({before})[\s-]+({words})\b",
+                lambda m: f"{int(tens[m[1]] + language.ordinals[m[2]])}th",
+                text,
+            )
+        text = re.sub(rf"\b({words})\b", lambda m: f"{language.ordinals[m[1]]}th", text)
+    months = "|".join(sorted(map(re.escape, language.months), key=len, reverse=True))
+    small = {w: v for w, v in language.number_words.items() if 1 <= v <= 31 and v == int(v)}
+    if small and months:
+        said = "|".join(sorted(map(re.escape, small), key=len, reverse=True))
+        text = re.sub(
+            rf"\b({said})(\s+(?:of\s+|de\s+|del\s+)?(?:{months})\b)",
+            lambda m: f"{int(small[m[1]])}{m[2]}",
+            text,
+        )
+    return text
+
+
 def _dates(text: str, language: Language, today: date, ahead: bool) -> list[tuple[date, bool]]:
     found: list[tuple[date, bool]] = []
     for match in _ISO.finditer(text):
@@ -360,6 +398,11 @@ def _dates(text: str, language: Language, today: date, ahead: bool) -> list[tupl
         if readings:
             pick = min(readings) if ahead else max(readings)
             found.append((pick, len(readings) == 1))
+    for name, (month, day) in language.holidays.items():
+        if _has(text, name):
+            when = _nearest(today, month, day, ahead, None)
+            if when is not None:
+                found.append((when, True))
     for _, _, day, month in _month_days(text, language):
         when = _nearest(today, month, day, ahead, None)
         if when is not None:
@@ -390,6 +433,8 @@ def _dates(text: str, language: Language, today: date, ahead: bool) -> list[tupl
 def _strip_dates(text: str, language: Language) -> str:
     text = _SLASHED.sub(lambda m: m[0] if m[2] == "10" else " ", _ISO.sub(" ", text))
     text = _cut(text, _month_days(text, language))
+    for name in language.holidays:
+        text = _drop(text, name)
     units = {**language.duration_units, **language.distance_units}
     dated = False
 
@@ -568,6 +613,14 @@ def ages(text: str, language: Language, today: date) -> list[tuple[float, float]
     other_units = {**language.duration_units, **language.distance_units}
     for i in _numbers(tokens):
         value = float(tokens[i])
+        if (
+            any(_has(" ".join(tokens[max(0, i - 2) : i]), w) for w in language.born)
+            and 1900 <= value <= today.year
+        ):
+            found.append((today.year - value - 1, today.year - value))  # `born 1972`
+            continue
+        if any(_has(" ".join(tokens[max(0, i - 2) : i]), w) for w in language.spans):
+            continue  # `running for forty years`, `desde los treinta`
         if _followed_by(tokens, i, other_units, 1) and tokens[i + 1] not in language.age_units:
             continue
         before = " ".join(tokens[max(0, i - 3) : i])

@@ -51,6 +51,8 @@ def normalise(text: str) -> str:
     # Mention and link markup (`<@123>`, `<!channel>`, `<#C1|general>`) and a typed `@kneebot`
     # are noise, never an answer; so are Slack's `:emoji_codes:`.
     text = re.sub(r"<[@#!][^>]*>|(?<![\w])@\w+|:[a-z0-9_+\-]+:", " ", text[:MAX_TEXT])
+    # Struck-through words (`~~8~~ 6`, Slack's `~8~`) are what the runner took back.
+    text = re.sub(r"~~[^~]*~~|(?<![\w~])~[^~\s][^~]*~(?![\w~])", " ", text)
     text = text.replace("\u2019", "'").replace("`", "'")  # a curly apostrophe is still one
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     # `1,200` and `1.200` are twelve hundred; `6.5` stays a decimal.
@@ -129,9 +131,12 @@ def _in_range(
 
 def _tidy_multi(spec: FactSpec, picked: set[str]) -> list[str]:
     """Order as the question lists them; `none` only when nothing else was picked, and an
-    `unsure` beats a `none` (an unanswered red flag must never read as no red flag)."""
+    `unsure` beats a `none` (an unanswered red flag must never read as no red flag). A hedge
+    beside a sign said (`maybe numb?`) adds nothing: the sign decides."""
     if len(picked) > 1:
         picked.discard("none")
+    if len(picked) > 1:
+        picked.discard("unsure")
     return [choice.value for choice in spec.choices if choice.value in picked]
 
 
@@ -232,6 +237,8 @@ class _Scan:
     leftover: list[str]
     contradicted: set[str] = field(default_factory=set)
     """Choices both said and denied."""
+    mostly: set[str] = field(default_factory=set)
+    """Choices said right after `mostly`."""
 
 
 def _choices(spec: FactSpec, language: Language, text: str, now: datetime) -> Result:
@@ -244,6 +251,8 @@ def _choices(spec: FactSpec, language: Language, text: str, now: datetime) -> Re
         return Understood(_pack(spec, chosen), from_text=True)
 
     phrases = _phrases(spec.choices, language)
+    if text in _unsure_words(language) and "unsure" not in values and text not in phrases.by_phrase:
+        return Misunderstood("unclear")  # `dunno` to a question that has no "not sure" option
     text = _correct(text, phrases)
     banded = [choice for choice in spec.choices if choice.numbers]
     aged: set[str] = set()
@@ -270,6 +279,12 @@ def _choices(spec: FactSpec, language: Language, text: str, now: datetime) -> Re
     if spec.kind == "single":
         if not stated and scan.denied == {"yes"} and "no" in values:
             stated = {"no"}  # `didnt swell`, `not very sore`: a denied yes is a no
+        if not stated and len(scan.denied) == 1 and len(values) == 2:
+            stated = set(values) - scan.denied  # `no pop, no twist`: the other way it began
+        if len(stated) == 2 and len(stated & phrases.careful) == 1 and "unsure" not in values:
+            stated -= phrases.careful  # `niggling, then I twisted it`: the more cautious reading
+        if len(stated) > 1 and scan.mostly & stated and len(scan.mostly & stated) == 1:
+            stated = scan.mostly & stated  # `mostly front, a bit inside`
         if len(stated) != 1:
             return Misunderstood("unclear")
         (value,) = stated
@@ -285,6 +300,10 @@ def _choices(spec: FactSpec, language: Language, text: str, now: datetime) -> Re
         # "none" next to words we could not place might hide something we should know.
         return Misunderstood("unclear")
     return Understood(_tidy_multi(spec, stated), from_text=True)
+
+
+def _unsure_words(language: Language) -> frozenset[str]:
+    return frozenset(normalise(word) for word in language.unsure)
 
 
 def _correct(text: str, phrases: _Phrases) -> str:
@@ -382,11 +401,14 @@ def _scan(text: str, phrases: _Phrases, language: Language) -> _Scan:
             continue
         prev_first, prev_last, prev_value = spans[k - 1]
         between = words[prev_last + 1 : first]
+        if k - 1 in denied_at and between and all(w in language.denial_lists for w in between):
+            denied_at.add(k)  # `no fever or chills`, `ni fiebre ni escalofrios`
+            continue
         if (
             prev_value in negative
             and " ".join(words[prev_first : prev_last + 1]) in phrases.bare
             and clause(first) == clause(prev_last)
-            and len(between) <= 2
+            and len(between) <= 3
         ):
             denied_at.add(k)  # `no fever`, `nothing looks weird`
     stated: dict[str, bool] = {}
@@ -397,9 +419,15 @@ def _scan(text: str, phrases: _Phrases, language: Language) -> _Scan:
             continue
         bare = " ".join(words[first : last + 1]) in phrases.bare
         stated[value] = stated.get(value, True) and bare
-    ignore = set(language.filler) | language.negators | language.skip_words | language.clause_breaks
+    ignore = set(language.filler) | set(language.common) | language.negators | language.skip_words
+    ignore |= language.clause_breaks
+    mostly = {
+        value
+        for first, _, value in spans
+        if any(w in language.mostly for w in words[max(0, first - 2) : first])
+    }
     leftover = [w for i, w in enumerate(words) if not covered[i] and w not in ignore and not w.isdigit()]
-    return _Scan(stated, denied - set(stated), leftover, denied & set(stated))
+    return _Scan(stated, denied - set(stated), leftover, denied & set(stated), mostly)
 
 
 def _lookup(said: str, phrases: _Phrases, language: Language) -> str:
