@@ -1,0 +1,153 @@
+"""`kneebot discord` as a club runs it: a process, connected to a local gateway and REST double.
+
+A whole triage by slash command, buttons, the multi-select and the "Type my answer" form, with
+the bot stopped (SIGTERM) and started again in the middle, and a form opened before the restart
+submitted after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.content import Content
+from tests.discord_double import check_discord_limits
+from tests.discord_gateway import TOKEN, LiveDiscord, Runner, components, start_bot, stop_bot
+from tests.test_slack import ANSWERS, terminal_outcome
+
+
+@dataclass
+class Bot:
+    discord: LiveDiscord
+    api_url: str
+    store: str
+    db: Path
+    log: Path
+    process: asyncio.subprocess.Process | None = None
+    starts: int = 0
+
+    async def start(self, *args: str, **env: str) -> None:
+        self.process = await start_bot(self.api_url, self.store, self.log, *args, **env)
+        self.starts += 1
+        exited = asyncio.ensure_future(self.process.wait())
+        connected = asyncio.ensure_future(self.discord.connected(self.starts))
+        await asyncio.wait([exited, connected], return_when=asyncio.FIRST_COMPLETED)
+        exited.cancel()
+        if not connected.done():
+            connected.cancel()
+            raise AssertionError(f"the bot exited: {self.log.read_text()[-2000:]}")
+        connected.result()
+
+    async def stop(self) -> int:
+        assert self.process is not None
+        code = await stop_bot(self.process)
+        self.process = None
+        return code
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
+    discord = LiveDiscord()
+    api_url = await discord.start()
+    db = tmp_path / "kneebot.db"
+    harness = Bot(discord, api_url, f"sqlite:///{db}", db, tmp_path / "bot.log")
+    try:
+        yield harness
+    finally:
+        if harness.process is not None:
+            harness.process.kill()
+            await harness.process.wait()
+        await discord.stop()
+    for sent in discord.sent:
+        check_discord_limits(sent.body)
+
+
+def fact_of(message: dict[str, Any]) -> str | None:
+    for component in components(message):
+        parts = component["custom_id"].split(":")
+        if parts[1] in ("p", "m", "n") and parts[2]:
+            return parts[2]
+    return None
+
+
+async def answer(runner: Runner, content: Content, message: dict[str, Any], fact: str) -> dict[str, Any]:
+    """Answer the question `message` asks, the way a runner would on Discord."""
+    assert fact_of(message) == fact, message["content"]
+    if content.facts[fact].kind != "number":
+        return await runner.click(message, ANSWERS[fact])
+    form = await runner.open_form(message)
+    [row] = form["components"]
+    assert row["components"][0]["label"] == content.facts[fact].summary, (
+        "the field is labelled with the question"
+    )
+    return await runner.submit(form, ANSWERS[fact])
+
+
+async def test_a_whole_triage_across_a_restart_of_the_bot(bot: Bot, content: Content) -> None:
+    await bot.start("--sync")
+    session = bot.discord.sessions[0]
+    assert session.query["v"] == "10"
+    assert session.query["encoding"] == "json"
+    assert session.identify is not None
+    assert session.identify["token"] == TOKEN
+    [sync] = [c for c in bot.discord.calls if c.method == "PUT"]
+    [knee] = sync.body
+    assert knee["name"] == "knee"
+    assert {o["name"] for o in knee["options"]} == {"check", "help", "forget", "lookup"}
+
+    runner = Runner(bot.discord)
+    intro = await runner.command("check")
+    assert "automated assistant" in intro["content"]
+    assert intro["flags"] & 64, "private in a server"
+    message = await runner.click(intro, "start")
+    facts = list(ANSWERS)
+    for fact in facts[: facts.index("days_since_onset")]:
+        message = await answer(runner, content, message, fact)
+
+    # The runner opens the form for "when did it start?"; the bot is redeployed before they submit.
+    form = await runner.open_form(message)
+    assert await bot.stop() == 0, "SIGTERM is a clean stop"
+    assert await bot.discord.disconnected(session) == 1000, "the gateway connection was closed"
+    assert not Path(f"{bot.db}-wal").exists(), "the store was closed"
+    await bot.start()
+    assert len([c for c in bot.discord.calls if c.method == "PUT"]) == 1, "only --sync registers commands"
+    message = await runner.submit(form, ANSWERS["days_since_onset"])
+    assert fact_of(message) == "age", "the form opened before the restart is answered after it"
+    assert "Got it: 21 days ago." in message["content"]
+
+    for fact in facts[facts.index("age") :]:
+        message = await answer(runner, content, message, fact)
+    assert fact_of(message) is None, "no more questions"
+    assert message["embeds"], "the outcome is an embed"
+    text = "\n\n".join(e["description"] for e in message["embeds"])
+    assert text == terminal_outcome(content, ANSWERS)
+    assert message["embeds"][0]["color"] == 0xF2A900
+    settled = [s.body for s in bot.discord.sent if s.route == "edit"]
+    assert any(e["content"].endswith("✅ Gradually, building up over runs") for e in settled)
+    assert await bot.stop() == 0
+
+
+async def test_two_runners_with_the_same_form_open_are_both_answered(bot: Bot, content: Content) -> None:
+    await bot.start()
+    runners = [Runner(bot.discord, f"60000000000000000{n}") for n in (1, 2)]
+    questions = []
+    for runner in runners:
+        message = await runner.click(await runner.command("check"), "start")
+        message = await runner.click(message, ["none"])
+        questions.append(await runner.click(message, "gradual"))
+    forms = [await runner.open_form(question) for runner, question in zip(runners, questions, strict=True)]
+    assert forms[0]["custom_id"] == forms[1]["custom_id"] == "knee:modal:days_since_onset"
+    replies = await asyncio.gather(
+        runners[0].submit(forms[0], "3 weeks"), runners[1].submit(forms[1], "10 days")
+    )
+    assert [fact_of(r) for r in replies] == ["age", "age"]
+    assert "Got it: 21 days ago." in replies[0]["content"]
+    assert "Got it: 10 days ago." in replies[1]["content"]
+    with sqlite3.connect(bot.db) as db:
+        assert db.execute("select count(*) from conversations").fetchone() == (2,)
