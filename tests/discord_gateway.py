@@ -51,6 +51,12 @@ class LiveDiscord(DiscordApi):
         app.router.add_get("/api/v10/gateway/bot", self._gateway_bot)
         app.router.add_get("/gateway", self._gateway)
 
+    async def _me(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bot {TOKEN}":
+            return web.Response(status=401, body=b'{"message": "401: Unauthorized", "code": 0}',
+                                headers={"Content-Type": "application/json"})  # fmt: skip
+        return await super()._me(request)
+
     async def _gateway_bot(self, _: web.Request) -> web.Response:
         assert self.server is not None
         return _json({

@@ -8,6 +8,8 @@ submitted after it.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from bot.content import Content
 from tests.discord_double import check_discord_limits
 from tests.discord_gateway import TOKEN, LiveDiscord, Runner, components, start_bot, stop_bot
 from tests.test_slack import ANSWERS, terminal_outcome
+from tests.transcript import kneebot_command
 
 
 @dataclass
@@ -44,9 +47,9 @@ class Bot:
             raise AssertionError(f"the bot exited: {self.log.read_text()[-2000:]}")
         connected.result()
 
-    async def stop(self) -> int:
+    async def stop(self, signum: int = signal.SIGTERM) -> int:
         assert self.process is not None
-        code = await stop_bot(self.process)
+        code = await stop_bot(self.process, signum)
         self.process = None
         return code
 
@@ -151,3 +154,47 @@ async def test_two_runners_with_the_same_form_open_are_both_answered(bot: Bot, c
     assert "Got it: 10 days ago." in replies[1]["content"]
     with sqlite3.connect(bot.db) as db:
         assert db.execute("select count(*) from conversations").fetchone() == (2,)
+
+
+async def test_debug_logs_hold_nothing_typed_or_told(bot: Bot, content: Content) -> None:
+    await bot.start(KNEEBOT_LOG_LEVEL="DEBUG")
+    runner = Runner(bot.discord)
+    told: list[str] = []
+    message = await runner.click(await runner.command("check"), "start")
+    for fact in ANSWERS:
+        told.append(message["content"])
+        if fact == "days_since_onset":
+            form = await runner.open_form(message)
+            again = await runner.submit(form, "purple elephant 7391")
+            assert fact_of(again) == fact, "not a number: asked again"
+        message = await answer(runner, content, message, fact)
+    outcome = "\n\n".join(e["description"] for e in message["embeds"])
+    assert await bot.stop() == 0
+    log = bot.log.read_text()
+    assert "DEBUG" in log, "the log was at DEBUG"
+    for typed in ("purple elephant", "7391", "3 weeks"):
+        assert typed not in log
+    for text in [*told, outcome]:
+        for line in filter(None, (line.strip() for line in text.splitlines())):
+            assert line[:60] not in log, line
+
+
+async def test_ctrl_c_closes_the_connection_and_exits_0(bot: Bot) -> None:
+    await bot.start()
+    assert await bot.stop(signal.SIGINT) == 0
+    assert await bot.discord.disconnected(bot.discord.sessions[0]) == 1000
+    assert "Traceback" not in bot.log.read_text()
+
+
+async def test_a_refused_token_is_one_line(bot: Bot) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *kneebot_command(), "discord", stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "DISCORD_TOKEN": "wrong", "DISCORD_API_URL": bot.api_url, "KNEEBOT_STORE": "memory://"},
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 1
+    assert (
+        stderr.decode().strip().splitlines()[-1]
+        == "kneebot: Discord: the token was refused; check DISCORD_TOKEN"
+    )
+    assert "Traceback" not in stderr.decode()
