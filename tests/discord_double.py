@@ -208,6 +208,17 @@ def interaction(
     return payload
 
 
+def dm_message(text: str, runner: str) -> dict[str, Any]:
+    """A message a runner typed in their DM with the bot, as MESSAGE_CREATE carries it."""
+    return {
+        "id": str(next(_ids)), "channel_id": DM_CHANNEL, "type": 0, "content": text,
+        "author": user(runner),
+        "attachments": [], "embeds": [], "mentions": [], "mention_roles": [], "pinned": False,
+        "mention_everyone": False, "tts": False, "timestamp": STAMP, "edited_timestamp": None, "flags": 0,
+        "components": [],
+    }  # fmt: skip
+
+
 class Gateway:
     """Feeds interactions to a logged-in client as the gateway would."""
 
@@ -250,13 +261,7 @@ class Gateway:
 
     async def dm(self, text: str) -> None:
         """A message typed in the runner's DM with the bot, as MESSAGE_CREATE delivers it."""
-        message = {
-            "id": str(next(_ids)), "channel_id": DM_CHANNEL, "type": 0, "content": text,
-            "author": user(self.runner),
-            "attachments": [], "embeds": [], "mentions": [], "mention_roles": [], "pinned": False,
-            "mention_everyone": False, "tts": False, "timestamp": STAMP, "edited_timestamp": None, "flags": 0,
-            "components": [],
-        }  # fmt: skip
+        message = dm_message(text, self.runner)
         self.client._connection.parse_message_create(message)  # type: ignore[arg-type]
         await self.api.settle()
 

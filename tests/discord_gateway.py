@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.discord_double import APP_ID, BOT, DiscordApi, _json, interaction
+from tests.discord_double import APP_ID, BOT, DiscordApi, _json, dm_message, interaction
 from tests.transcript import kneebot_command
 
 TOKEN = "discord-test-token"
@@ -81,11 +81,14 @@ class LiveDiscord(DiscordApi):
             elif message["op"] == 2:
                 session.identify = message["d"]
                 assert self.server is not None
-                await session.dispatch("READY", {
+                ready = {
                     "v": 10, "user": BOT, "guilds": [], "session_id": f"session-{len(self.sessions)}",
                     "resume_gateway_url": str(self.server.make_url("/gateway")).replace("http://", "ws://"),
                     "application": {"id": APP_ID, "flags": 0},
-                })  # fmt: skip
+                }  # fmt: skip
+                if "shard" in session.identify:
+                    ready["shard"] = session.identify["shard"]
+                await session.dispatch("READY", ready)
             await self.note()
         session.closed = ws.close_code
         await self.note()
@@ -177,6 +180,21 @@ class Runner:
         form: dict[str, Any] = forms[0]["data"]
         form["message"] = message
         return form
+
+    async def dm(self, text: str) -> dict[str, Any]:
+        """Type `text` in the DM with the bot; the bot's answer is posted in that channel."""
+        before = len(self.discord.sent)
+
+        def last() -> dict[str, Any] | None:
+            done = [
+                s.message for s in self.discord.sent[before:]
+                if s.route == "channel" and s.message and (s.message["components"] or s.message["embeds"])
+            ]  # fmt: skip
+            return done[-1] if done else None
+
+        await self.discord.live().dispatch("MESSAGE_CREATE", dm_message(text, self.user_id))
+        turn: dict[str, Any] = await self.discord.until(last, "the bot's answer in the DM")
+        return turn
 
     async def submit(self, form: dict[str, Any], text: str) -> dict[str, Any]:
         """Type `text` in the form's field and submit it, as Discord delivers a modal submit."""

@@ -198,3 +198,30 @@ async def test_a_refused_token_is_one_line(bot: Bot) -> None:
         == "kneebot: Discord: the token was refused; check DISCORD_TOKEN"
     )
     assert "Traceback" not in stderr.decode()
+
+
+async def test_sharded_the_same_form_is_answered(bot: Bot) -> None:
+    await bot.start(DISCORD_SHARDED="true")
+    identify = bot.discord.sessions[0].identify
+    assert identify is not None
+    assert identify["shard"] == [0, 1]
+    runner = Runner(bot.discord)
+    message = await runner.click(await runner.command("check"), "start")
+    message = await runner.click(message, ["none"])
+    message = await runner.click(message, "gradual")
+    message = await runner.submit(await runner.open_form(message), "3 weeks")
+    assert fact_of(message) == "age"
+    assert await bot.stop() == 0
+
+
+async def test_a_triage_typed_in_the_dm(bot: Bot) -> None:
+    await bot.start()
+    runner = Runner(bot.discord, guild=False)
+    intro = await runner.command("check")
+    assert not intro["flags"] & 64, "in a DM the messages are plain"
+    await runner.click(intro, "start")
+    for text in ("none of these", "it crept up gradually"):
+        await runner.dm(text)
+    message = await runner.dm("about 3 weeks")
+    assert fact_of(message) == "age"
+    assert "Got it: 21 days ago." in message["content"]
