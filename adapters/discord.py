@@ -400,7 +400,6 @@ def _quiet_library() -> None:
 
 
 def _wire(client: Any, service: Conversations, guild_id: int | None, sync: bool, api_url: str | None) -> None:
-    _quiet_library()
     if api_url:
         discord.http.Route.BASE = api_url.rstrip("/")
     client.service = service
@@ -424,6 +423,7 @@ class KneeClient(_Setup, discord.Client):
         sync: bool = False,
         api_url: str | None = None,
     ) -> None:
+        _quiet_library()
         super().__init__(intents=discord.Intents.default(), allowed_mentions=NONE)
         _wire(self, service, guild_id, sync, api_url)
 
@@ -445,5 +445,6 @@ class KneeShardedClient(_Setup, discord.AutoShardedClient):
         sync: bool = False,
         api_url: str | None = None,
     ) -> None:
+        _quiet_library()
         super().__init__(intents=discord.Intents.default(), allowed_mentions=NONE)
         _wire(self, service, guild_id, sync, api_url)

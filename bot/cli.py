@@ -175,9 +175,8 @@ def discord(
         )
         loop = asyncio.get_running_loop()
         try:
-            async with (
-                client
-            ):  # closes the gateway connection (code 1000) and the HTTP session on the way out
+            # Leaving `async with` closes the gateway connection (code 1000) and the HTTP session.
+            async with client:
                 connection = asyncio.ensure_future(client.start(token))
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     # Stop reading first, so the close is ours and not a reconnect's.
@@ -187,7 +186,7 @@ def discord(
         finally:
             await service.store.close()
 
-    typer.echo(f"kneebot: Discord connecting through {settings.discord_api_url}", err=True)
+    typer.echo("kneebot: Discord connecting", err=True)
     try:
         asyncio.run(run())
     except (DiscordException, aiohttp.ClientError, OSError) as exc:
