@@ -3,7 +3,9 @@
 It translates and nothing more. `/knee check|help|forget|lookup`, a button, a select menu, a
 modal or a DM becomes an `Event`; each `Reply` becomes message content or embeds with a view.
 Buttons and menus are `DynamicItem`s whose custom ids carry the fact and the value, so a click
-is served after a restart, or by another shard, from the id and the shared store alone.
+is served after a restart, or by another shard, from the id and the shared store alone. The
+"Type my answer" form works the same way: its submit is answered from its own custom id
+(`knee:modal:{fact}`) and fields, never from a form kept in memory.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from datetime import datetime
 from typing import Any
 
 import discord
+import yarl
 from discord import app_commands
+from discord.gateway import DiscordWebSocket
 
 from bot.conversations import Conversations
 from bot.model import Answer, ConversationKey, Event, Reply
@@ -32,6 +36,9 @@ MAX_EMBEDS = 10
 MAX_LABEL = 80
 MAX_BUTTONS = 25  # 5 rows of 5
 MAX_OPTIONS = 25
+MAX_INPUT_LABEL = 45
+MODAL = "knee:modal:"
+ANSWER_FIELD = "knee:answer"
 NONE = discord.AllowedMentions.none()
 COLOURS = {"urgent": 0xD93025, "see_professional": 0xF2A900, "self_care": 0x1E8E3E}
 
@@ -238,26 +245,53 @@ class NumberButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"kn
         return cls(match["fact"], getattr(item, "label", None) or "…")
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        question = interaction.message.content if interaction.message else ""
-        await interaction.response.send_modal(NumberModal(self.fact, question or ""))
+        await interaction.response.send_modal(_number_form(interaction, self.fact, self.item.label or "…"))
 
 
-class NumberModal(discord.ui.Modal):
-    def __init__(self, fact: str, question: str) -> None:
-        super().__init__(title="kneebot", custom_id=f"knee:modal:{fact}", timeout=None)
-        self.fact = fact
-        self.answer: discord.ui.TextInput[NumberModal] = discord.ui.TextInput(
-            label=_label(question.split("\n")[0] or "…", 45), max_length=100
-        )
-        self.add_item(self.answer)
+def _number_form(interaction: discord.Interaction[Any], fact: str, fallback: str) -> discord.ui.Modal:
+    """The box to type a number in, labelled with the question's short label from the content.
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.defer()
-        event = Event(
-            "text", _now(), id=f"discord:{interaction.id}", text=self.answer.value, fact=self.fact,
-            locale=_locale(interaction),
-        )  # fmt: skip
-        await _send(interaction, await _service(interaction).handle(_key(interaction), event))
+    It is only a form: discord.py is not to keep it (it is stopped before it is sent), because
+    its submit is answered by `on_interaction` from the custom id and the field, whichever
+    process, shard or restart receives it, however many runners have the same form open.
+    """
+    spec = _service(interaction).content_for(_locale(interaction)).facts.get(fact)
+    label = spec.summary if spec is not None else fallback
+    form = discord.ui.Modal(title="kneebot", custom_id=f"{MODAL}{fact}", timeout=None)
+    form.add_item(
+        discord.ui.TextInput(label=_label(label, MAX_INPUT_LABEL), custom_id=ANSWER_FIELD, max_length=100)
+    )
+    form.stop()
+    return form
+
+
+def _typed_value(components: Any) -> str:
+    """What was typed in the form: the answer field (or the first text field, for older forms)."""
+    found: list[tuple[str, str]] = []
+
+    def walk(items: Any) -> None:
+        for item in items if isinstance(items, list) else ():
+            if not isinstance(item, dict):
+                continue
+            if item.get("type") == 4 and isinstance(item.get("value"), str):
+                found.append((str(item.get("custom_id", "")), item["value"]))
+            walk(item.get("components"))
+            walk([item.get("component")])
+
+    walk(components)
+    return next((value for cid, value in found if cid == ANSWER_FIELD), found[0][1] if found else "")
+
+
+async def _submit_form(interaction: discord.Interaction[Any]) -> None:
+    """A "Type my answer" form submitted: the fact from its custom id, the number from its field."""
+    data: Any = interaction.data or {}
+    fact = str(data.get("custom_id", ""))[len(MODAL) :]
+    await interaction.response.defer()
+    event = Event(
+        "text", _now(), id=f"discord:{interaction.id}", text=_typed_value(data.get("components")),
+        fact=fact if re.fullmatch(r"[a-z_]+", fact) else None, locale=_locale(interaction),
+    )  # fmt: skip
+    await _send(interaction, await _service(interaction).handle(_key(interaction), event))
 
 
 class _Knee(app_commands.Group):
@@ -332,6 +366,16 @@ class _Setup:
             "synced %d commands %s", len(synced), f"to guild {self.guild_id}" if self.guild_id else "globally"
         )
 
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Every interaction passes here after discord.py's own routing, which serves commands,
+        buttons and menus; kneebot's forms are answered here, as discord.py keeps none of them."""
+        if interaction.type is not discord.InteractionType.modal_submit or not isinstance(
+            interaction.data, dict
+        ):
+            return
+        if str(interaction.data.get("custom_id", "")).startswith(MODAL):
+            await _submit_form(interaction)
+
     async def on_message(self, message: discord.Message) -> None:
         """Typed answers in a DM with the bot."""
         if message.guild is not None or message.author.bot:
@@ -343,7 +387,21 @@ class _Setup:
                 await message.channel.send(**sent)
 
 
-def _wire(client: Any, service: Conversations, guild_id: int | None, sync: bool) -> None:
+def _no_voice_warning(record: logging.LogRecord) -> bool:
+    return "voice will NOT be supported" not in str(record.msg)  # kneebot has no voice to support
+
+
+def _quiet_library() -> None:
+    """discord.py logs every gateway event and request body at DEBUG: what runners type and are
+    told. Its loggers stay at INFO or above (and at the configured level, if higher)."""
+    library = logging.getLogger("discord")
+    library.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel(), library.level))
+    logging.getLogger("discord.client").addFilter(_no_voice_warning)
+
+
+def _wire(client: Any, service: Conversations, guild_id: int | None, sync: bool, api_url: str | None) -> None:
+    if api_url:
+        discord.http.Route.BASE = api_url.rstrip("/")
     client.service = service
     client.guild_id = guild_id
     client.sync_commands = sync
@@ -357,14 +415,36 @@ def _wire(client: Any, service: Conversations, guild_id: int | None, sync: bool)
 class KneeClient(_Setup, discord.Client):
     """kneebot on Discord: one process, plain gateway connection."""
 
-    def __init__(self, service: Conversations, *, guild_id: int | None = None, sync: bool = False) -> None:
+    def __init__(
+        self,
+        service: Conversations,
+        *,
+        guild_id: int | None = None,
+        sync: bool = False,
+        api_url: str | None = None,
+    ) -> None:
+        _quiet_library()
         super().__init__(intents=discord.Intents.default(), allowed_mentions=NONE)
-        _wire(self, service, guild_id, sync)
+        _wire(self, service, guild_id, sync, api_url)
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        """Connect to the gateway the REST API names (`GET /gateway/bot`), as the sharded client does."""
+        _, url, _ = await self.http.get_bot_gateway()
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        await super().connect(reconnect=reconnect)
 
 
 class KneeShardedClient(_Setup, discord.AutoShardedClient):
     """kneebot on Discord for large servers: discord.py's auto-sharding, state in the shared store."""
 
-    def __init__(self, service: Conversations, *, guild_id: int | None = None, sync: bool = False) -> None:
+    def __init__(
+        self,
+        service: Conversations,
+        *,
+        guild_id: int | None = None,
+        sync: bool = False,
+        api_url: str | None = None,
+    ) -> None:
+        _quiet_library()
         super().__init__(intents=discord.Intents.default(), allowed_mentions=NONE)
-        _wire(self, service, guild_id, sync)
+        _wire(self, service, guild_id, sync, api_url)

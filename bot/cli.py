@@ -151,7 +151,12 @@ def discord(
         bool, typer.Option("--sync", help="Register /knee with Discord first (to DISCORD_GUILD_ID if set).")
     ] = False,
 ) -> None:
-    """Run the Discord bot."""
+    """Run the Discord bot. SIGTERM or Ctrl-C closes the connection and the store, and exits 0."""
+    import signal
+
+    import aiohttp
+    from discord import DiscordException
+
     from adapters.discord import KneeClient, KneeShardedClient
 
     settings = _setup()
@@ -161,9 +166,47 @@ def discord(
         raise _fail(str(exc)) from None
     service = _service(settings)
     kind = KneeShardedClient if settings.discord_sharded else KneeClient
-    client = kind(service, guild_id=settings.discord_guild_id, sync=sync)
     assert settings.discord_token is not None
-    client.run(settings.discord_token.get_secret_value(), log_handler=None)
+    token = settings.discord_token.get_secret_value()
+
+    async def run() -> None:
+        client = kind(
+            service, guild_id=settings.discord_guild_id, sync=sync, api_url=settings.discord_api_url
+        )
+        loop = asyncio.get_running_loop()
+        try:
+            # Leaving `async with` closes the gateway connection (code 1000) and the HTTP session.
+            async with client:
+                connection = asyncio.ensure_future(client.start(token))
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    # Stop reading first, so the close is ours and not a reconnect's.
+                    loop.add_signal_handler(signum, connection.cancel)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await connection
+        finally:
+            await service.store.close()
+
+    typer.echo("kneebot: Discord connecting", err=True)
+    try:
+        asyncio.run(run())
+    except (DiscordException, aiohttp.ClientError, OSError) as exc:
+        raise _fail(f"Discord: {_reason(exc)}", 1) from None
+    typer.echo("kneebot: Discord connection closed", err=True)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line on what went wrong talking to Discord (never a request body or a token)."""
+    from discord import GatewayNotFound, HTTPException, LoginFailure, PrivilegedIntentsRequired
+
+    if isinstance(exc, LoginFailure):
+        return "the token was refused; check DISCORD_TOKEN"
+    if isinstance(exc, PrivilegedIntentsRequired):
+        return "an intent the bot asked for is not enabled in the Developer Portal"
+    if isinstance(exc, GatewayNotFound):
+        return "no gateway address from GET /gateway/bot; check DISCORD_API_URL"
+    if isinstance(exc, HTTPException):
+        return f"the API answered {exc.status} to a request"
+    return f"could not reach the API ({type(exc).__name__}); check the network and DISCORD_API_URL"
 
 
 @app.command()

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
     discord_guild_id: int | None = Field(default=None, validation_alias="DISCORD_GUILD_ID")
     discord_sharded: bool = Field(default=False, validation_alias="DISCORD_SHARDED")
+    discord_api_url: str = Field(
+        default="https://discord.com/api/v10", pattern=r"^https?://", validation_alias="DISCORD_API_URL"
+    )
 
     def require(self, *names: str) -> None:
         """Raise ConfigError naming each unset variable that a command needs."""

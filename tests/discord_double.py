@@ -32,25 +32,69 @@ class Sent:
     route: str
     body: dict[str, Any]
     message: dict[str, Any] | None = None
+    token: str = ""
+    """The interaction token a callback, follow-up or edit belongs to."""
+
+
+@dataclass
+class Call:
+    """One REST request as it arrived: method, path and JSON body (None when it had none)."""
+
+    method: str
+    path: str
+    body: Any
 
 
 @dataclass
 class DiscordApi:
     sent: list[Sent] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
     server: TestServer | None = None
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(900000000000000001))
+    changed: asyncio.Condition | None = None
 
     async def start(self) -> str:
-        app = web.Application()
+        self.changed = asyncio.Condition()
+        app = web.Application(middlewares=[self._record])
+        self.routes(app)
+        self.server = TestServer(app, host="127.0.0.1")
+        await self.server.start_server()
+        return str(self.server.make_url("/api/v10"))
+
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v10/users/@me", self._me)
         app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
+        app.router.add_put("/api/v10/applications/{app}/commands", self._commands)
+        app.router.add_put("/api/v10/applications/{app}/guilds/{guild}/commands", self._commands)
         app.router.add_post("/api/v10/interactions/{id}/{token}/callback", self._callback)
         app.router.add_post("/api/v10/webhooks/{app}/{token}", self._followup)
         app.router.add_patch("/api/v10/webhooks/{app}/{token}/messages/{message}", self._edit)
+        app.router.add_post("/api/v10/users/@me/channels", self._dm_channel)
         app.router.add_post("/api/v10/channels/{channel}/messages", self._channel_message)
-        self.server = TestServer(app)
-        await self.server.start_server()
-        return str(self.server.make_url("/api/v10"))
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/api/"):
+            raw = await request.read()
+            self.calls.append(Call(request.method, request.path, json.loads(raw) if raw else None))
+        response: web.StreamResponse = await handler(request)
+        await self.note()
+        return response
+
+    async def note(self) -> None:
+        """Wake whoever waits in `until`."""
+        if self.changed is not None:
+            async with self.changed:
+                self.changed.notify_all()
+
+    async def until(self, done: Any, what: str, timeout: float = 20.0) -> Any:
+        """Wait until `done()` returns something truthy (and return it); fail naming `what`."""
+        assert self.changed is not None
+        try:
+            async with asyncio.timeout(timeout), self.changed:
+                return await self.changed.wait_for(done)
+        except TimeoutError:
+            raise AssertionError(f"waited {timeout:.0f} s for {what}") from None
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -75,23 +119,37 @@ class DiscordApi:
             "components": body.get("components") or [], "application_id": APP_ID, "webhook_id": APP_ID,
         }  # fmt: skip
 
+    async def _commands(self, request: web.Request) -> web.Response:
+        guild = request.match_info.get("guild")
+        commands = [
+            {**command, "id": str(next(self.ids)), "application_id": APP_ID, "version": "1",
+             **({"guild_id": guild} if guild else {})}
+            for command in await request.json()
+        ]  # fmt: skip
+        return _json(commands)
+
     async def _callback(self, request: web.Request) -> web.Response:
         body = await request.json()
         message = self._message(body.get("data") or {}) if body.get("type") == 4 else None
-        self.sent.append(Sent("callback", body, message))
+        self.sent.append(Sent("callback", body, message, request.match_info["token"]))
         return _json({"interaction": {"id": request.match_info["id"], "type": 2}})
 
     async def _followup(self, request: web.Request) -> web.Response:
         body = await request.json()
         message = self._message(body)
-        self.sent.append(Sent("followup", body, message))
+        self.sent.append(Sent("followup", body, message, request.match_info["token"]))
         return _json(message)
 
     async def _edit(self, request: web.Request) -> web.Response:
         body = await request.json()
         message = self._message(body)
-        self.sent.append(Sent("edit", body, message))
+        self.sent.append(Sent("edit", body, message, request.match_info["token"]))
         return _json(message)
+
+    async def _dm_channel(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        recipient = user(str(body["recipient_id"]))
+        return _json({"id": DM_CHANNEL, "type": 1, "recipients": [recipient], "last_message_id": None})
 
     async def _channel_message(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -128,7 +186,10 @@ def user(user_id: str = "600000000000000001") -> dict[str, Any]:
 _ids = itertools.count(int(time.time() * 1000) << 22)
 
 
-def _base(kind: int, data: dict[str, Any], runner: str, guild: bool, locale: str = "en-GB") -> dict[str, Any]:
+def interaction(
+    kind: int, data: dict[str, Any], runner: str, guild: bool, locale: str = "en-GB"
+) -> dict[str, Any]:
+    """An interaction as INTERACTION_CREATE carries it: 2 a command, 3 a component, 5 a form."""
     payload: dict[str, Any] = {
         "id": str(next(_ids)), "application_id": APP_ID, "type": kind, "token": f"token-{next(_ids)}",
         "version": 1, "data": data, "channel_id": CHANNEL, "locale": locale, "app_permissions": "0",
@@ -145,6 +206,17 @@ def _base(kind: int, data: dict[str, Any], runner: str, guild: bool, locale: str
     else:
         payload["user"] = user(runner)
     return payload
+
+
+def dm_message(text: str, runner: str) -> dict[str, Any]:
+    """A message a runner typed in their DM with the bot, as MESSAGE_CREATE carries it."""
+    return {
+        "id": str(next(_ids)), "channel_id": DM_CHANNEL, "type": 0, "content": text,
+        "author": user(runner),
+        "attachments": [], "embeds": [], "mentions": [], "mention_roles": [], "pinned": False,
+        "mention_everyone": False, "tts": False, "timestamp": STAMP, "edited_timestamp": None, "flags": 0,
+        "components": [],
+    }  # fmt: skip
 
 
 class Gateway:
@@ -168,7 +240,7 @@ class Gateway:
             "type": 1,
             "options": [{"type": 1, "name": sub, "options": inner}],
         }
-        await self._deliver(_base(2, data, self.runner, guild, self.locale))
+        await self._deliver(interaction(2, data, self.runner, guild, self.locale))
 
     async def click(self, message: dict[str, Any], value: str | list[str], guild: bool = True) -> None:
         """Click the button for `value`, or pick several values in the message's select menu."""
@@ -181,19 +253,15 @@ class Gateway:
                     data = {"custom_id": custom_id, "component_type": 2}
                 else:
                     continue
-                await self._deliver({**_base(3, data, self.runner, guild, self.locale), "message": message})
+                await self._deliver(
+                    {**interaction(3, data, self.runner, guild, self.locale), "message": message}
+                )
                 return
         raise AssertionError(f"no component for {value!r} on the message")
 
     async def dm(self, text: str) -> None:
         """A message typed in the runner's DM with the bot, as MESSAGE_CREATE delivers it."""
-        message = {
-            "id": str(next(_ids)), "channel_id": DM_CHANNEL, "type": 0, "content": text,
-            "author": user(self.runner),
-            "attachments": [], "embeds": [], "mentions": [], "mention_roles": [], "pinned": False,
-            "mention_everyone": False, "tts": False, "timestamp": STAMP, "edited_timestamp": None, "flags": 0,
-            "components": [],
-        }  # fmt: skip
+        message = dm_message(text, self.runner)
         self.client._connection.parse_message_create(message)  # type: ignore[arg-type]
         await self.api.settle()
 
@@ -203,13 +271,13 @@ class Gateway:
             c for r in message["components"] for c in r["components"] if c["custom_id"].startswith("knee:n:")
         )
         data = {"custom_id": button["custom_id"], "component_type": 2}
-        await self._deliver({**_base(3, data, self.runner, guild, self.locale), "message": message})
+        await self._deliver({**interaction(3, data, self.runner, guild, self.locale), "message": message})
         modal = self.api.sent[-1].body
         assert modal["type"] == 9, "the button opens a modal"
         field_id = modal["data"]["components"][0]["components"][0]["custom_id"]
         rows = [{"type": 1, "components": [{"type": 4, "custom_id": field_id, "value": text}]}]
         submit = {"custom_id": modal["data"]["custom_id"], "components": rows}
-        await self._deliver(_base(5, submit, self.runner, guild, self.locale))
+        await self._deliver(interaction(5, submit, self.runner, guild, self.locale))
 
 
 def check_discord_limits(body: dict[str, Any]) -> None:
