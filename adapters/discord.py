@@ -22,7 +22,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from bot.conversations import Conversations
-from bot.model import Answer, ConversationKey, Event, Reply
+from bot.model import Answer, ConversationKey, Event, Question, Reply
 
 __all__ = ["KneeClient", "render"]
 
@@ -113,11 +113,21 @@ def _view(reply: Reply) -> discord.ui.View | None:
             group = options[start : start + MAX_OPTIONS]
             view.add_item(MultiSelect(fact, group, start // MAX_OPTIONS, question.control("pick_all")))
         return view
+        _add_back(view, question)
+        return view
     for choice in question.choices[:MAX_BUTTONS]:
         view.add_item(PickButton(fact, choice.value, choice.label))
     if question.kind == "number" and len(view.children) < MAX_BUTTONS:
         view.add_item(NumberButton(fact, question.control("type_answer") or "…"))
+    _add_back(view, question)
     return view
+
+
+def _add_back(view: discord.ui.View, question: Question) -> None:
+    """A Back button, when there is an answer to take back."""
+    label = question.control("back")
+    if label and question.fact and len(view.children) < MAX_BUTTONS:
+        view.add_item(BackButton(question.fact, label))
 
 
 def _key(interaction: discord.Interaction[Any]) -> ConversationKey:
@@ -225,6 +235,31 @@ class MultiSelect(
         picked = list(self.item.values)
         labels = {option.value: option.label for option in self.item.options}
         await _answer(interaction, self.fact, tuple(picked), ", ".join(labels.get(v, v) for v in picked))
+
+
+class BackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"knee:b:(?P<fact>[a-z_]+)"):
+    """Takes back the last answer and asks that question again."""
+
+    def __init__(self, fact: str, label: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=_label(label), custom_id=f"knee:b:{fact}", style=discord.ButtonStyle.secondary
+            )
+        )
+        self.fact = fact
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> BackButton:
+        return cls(match["fact"], getattr(item, "label", None) or "…")
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer()
+        event = Event(
+            "back", _now(), id=f"discord:{interaction.id}", fact=self.fact, locale=_locale(interaction)
+        )
+        await _send(interaction, await _service(interaction).handle(_key(interaction), event))
 
 
 class NumberButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"knee:n:(?P<fact>[a-z_]+)"):
@@ -353,7 +388,7 @@ class _Setup:
 
     async def setup_hook(self) -> None:
         assert isinstance(self, discord.Client)
-        self.add_dynamic_items(PickButton, MultiSelect, NumberButton)
+        self.add_dynamic_items(PickButton, MultiSelect, NumberButton, BackButton)
         if not self.sync_commands:
             return
         if self.guild_id:

@@ -47,6 +47,9 @@ def step(content: Content, state: State | None, event: Event) -> Step:
     if command == "restart":
         return _begin(content, event, _render(content, "restarted"))
     if command == "back":
+        if event.fact is not None and state is not None and event.fact != state.asking:
+            # The Back button of a question already moved past: nothing to take back there.
+            return Step(state, (_reask(content, state, _render(content, "stale_answer")),), changed=False)
         return _back(content, state)
     if command == "start" and event.kind == "start":
         return _opening(content, state)

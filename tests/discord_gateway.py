@@ -170,6 +170,11 @@ class Runner:
             return await self._turn(await self._send(3, data, message))
         raise AssertionError(f"no component for {value!r} on the message")
 
+    async def press(self, message: dict[str, Any], custom_id: str) -> dict[str, Any]:
+        """Click the button with this custom id."""
+        assert custom_id in [c["custom_id"] for c in components(message)], "no such button"
+        return await self._turn(await self._send(3, {"custom_id": custom_id, "component_type": 2}, message))
+
     async def open_form(self, message: dict[str, Any]) -> dict[str, Any]:
         """Click "Type my answer"; return the form (modal) the bot opened."""
         [button] = [c for c in components(message) if c["custom_id"].startswith("knee:n:")]

@@ -224,3 +224,26 @@ async def test_a_triage_typed_in_the_dm(bot: Bot) -> None:
     message = await runner.dm("about 3 weeks")
     assert fact_of(message) == "age"
     assert "Got it: 21 days ago." in message["content"]
+
+
+async def test_back_takes_the_last_answer_back(bot: Bot) -> None:
+    await bot.start()
+    runner = Runner(bot.discord)
+    message = await runner.click(await runner.command("check"), "start")
+    assert fact_of(message) == "red_flags"
+    assert not [c for c in components(message) if c["custom_id"].startswith("knee:b:")], (
+        "nothing to take back"
+    )
+    message = await runner.click(message, ["none"])
+    message = await runner.click(message, "injury")
+    assert fact_of(message) == "days_since_onset"
+    [back] = [c for c in components(message) if c["custom_id"].startswith("knee:b:")]
+    assert back["label"] == "Back"
+    again = await runner.press(message, back["custom_id"])
+    assert fact_of(again) == "onset"
+    assert again["content"].startswith("Okay, let's take that one again.")
+    # Back on a question already moved past takes nothing back.
+    stale = await runner.press(message, back["custom_id"])
+    assert fact_of(stale) == "onset"
+    assert "earlier question" in stale["content"]
+    assert fact_of(await runner.click(again, "gradual")) == "days_since_onset"
