@@ -196,6 +196,10 @@ class LanguageFile(_Spec):
     months: dict[str, int]
     common: tuple[str, ...] = ()
     """Everyday words that are never taken for a misspelt option (`could` is not `cold`)."""
+    fine_words: tuple[str, ...] = ()
+    """After an option, a denial of it (`the calf is FINE`, `el pie NORMAL`)."""
+    question_words: tuple[str, ...] = ()
+    """A message that starts with one of these asks something (`what do you mean by...`)."""
     denial_lists: tuple[str, ...] = ()
     """Words that carry a denial on to the next option (`no fever OR chills`)."""
     mostly: tuple[str, ...] = ()
@@ -246,8 +250,9 @@ class LanguageFile(_Spec):
     """`early`, `mid`, `late` and the years of a decade each covers."""
     decade_words: dict[str, int] = {}
     """`forties` and the decade it names."""
-    decade_after: tuple[str, ...] = ()
-    """After a round number, a decade (`forty something`, `cuarenta y pico`)."""
+    decade_after: dict[str, tuple[int, int]] = {}
+    """After a round number, the years of its decade meant (`forty something` 0-9,
+    `cincuenta y muchos` 6-9)."""
     age_categories: dict[str, Literal["masters", "under"]] = {}
     """Club age-category prefixes: masters (`V45`: 45 to 49) and under (`U17`: 16 or under)."""
     date_format: str = "{weekday} {day} {month}"

@@ -22,7 +22,7 @@ from bot.lookup import lookup
 from bot.model import Choice, Event, FactValue, Outcome, Question, Reply, State
 from bot.understand import Misunderstood, normalise, understand
 
-__all__ = ["Step", "decide", "render_message", "step"]
+__all__ = ["Step", "context", "decide", "render_message", "step"]
 
 _log = logging.getLogger(__name__)
 
@@ -301,6 +301,11 @@ def _finish(content: Content, state: State, rule: Rule, context: dict[str, Any],
     _log.info("triage outcome level=%s rule=%s", rule.level, rule.id)
     outcome = Outcome(rule.level, rule.id, advice, text, summary)
     return Step(done, (Reply(text, outcome=outcome),))
+
+
+def context(content: Content, facts: Mapping[str, FactValue]) -> dict[str, Any]:
+    """What conditions and templates see: the settings and every fact (unknown ones as such)."""
+    return _context(content, facts)
 
 
 def _context(content: Content, facts: Mapping[str, FactValue]) -> dict[str, Any]:

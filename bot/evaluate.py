@@ -4,7 +4,8 @@ A corpus file holds, per fact, what runners typed and what they meant (`3 at res
 => 7`, or `=> reask` where a careful person would ask again). Each phrase is typed into a
 conversation waiting on that question, exactly as the engine would take it, and graded:
 
-- right: the value meant was taken;
+- right: the value meant was taken (or, for a phrase a careful person would ask about, the
+  bot asked again);
 - re-asked: the bot asked again, or asked the runner to confirm what it read;
 - wrong: another value was taken, but not one that could lower the triage level;
 - unsafe: a value was taken that lowers the level for some runner (a red flag read as none,
@@ -170,7 +171,7 @@ def read_phrase(content: Content, fact: str, text: str, now: datetime) -> tuple[
 
 def grade(content: Content, phrase: Phrase, how: str, value: FactValue | None) -> Grade:
     if how != "read":
-        return "reasked"
+        return "right" if phrase.expect is None and how == "reask" else "reasked"
     assert value is not None
     if phrase.expect is None:
         return "unsafe" if _least_cautious(content, phrase.fact, value) else "wrong"
@@ -209,16 +210,21 @@ def _lowers(content: Content, fact: str, expect: FactValue, value: FactValue) ->
 
 
 def _situations(content: Content, fact: str) -> Iterator[dict[str, FactValue]]:
-    """Every combination of the other facts that the rules naming `fact` compare."""
-    yield {}
+    """Every combination of the other facts that the rules naming `fact` compare, in which the
+    flow would ask about `fact` at all (swelling is only asked after an injury)."""
+    step = next((s for s in content.steps if s.ask == fact), None)
+    asked_when = step.where.source if step is not None and step.when is not None else ""
     for rule in content.rules:
         names = _names(rule.where.source)
         if fact not in names:
             continue
-        others = sorted(names - {fact})
-        choices = [list(_values(name, rule.where.source)) for name in others]
+        sources = (rule.where.source, asked_when) if asked_when else (rule.where.source,)
+        others = sorted(set().union(*map(_names, sources)) - {fact})
+        choices = [list(_values(name, sources)) for name in others]
         for combo in itertools.islice(itertools.product(*choices), 5000):
-            yield {name: v for name, v in zip(others, combo, strict=True) if v is not UNKNOWN}
+            situation = {name: v for name, v in zip(others, combo, strict=True) if v is not UNKNOWN}
+            if step is None or step.when is None or step.when(engine.context(content, situation)):
+                yield situation
 
 
 @lru_cache(maxsize=256)
@@ -226,7 +232,7 @@ def _names(source: str) -> frozenset[str]:
     return frozenset(n.name for n in parse_condition(source).find_all(nodes.Name)) & set(FACTS)
 
 
-def _values(fact: str, source: str) -> Iterable[Any]:
+def _values(fact: str, sources: tuple[str, ...]) -> Iterable[Any]:
     contract = FACTS[fact]
     yield UNKNOWN
     if contract.kind == "single":
@@ -235,7 +241,10 @@ def _values(fact: str, source: str) -> Iterable[Any]:
         yield from ([v] for v in contract.values)
     else:
         consts = {
-            c.value for c in parse_condition(source).find_all(nodes.Const) if isinstance(c.value, int | float)
+            c.value
+            for source in sources
+            for c in parse_condition(source).find_all(nodes.Const)
+            if isinstance(c.value, int | float)
         }
         yield from sorted(
             {n + d for n in consts for d in (-1, 0, 1)}

@@ -100,10 +100,10 @@ def tokens_of(text: str, language: Language) -> list[str]:
                 total = value
             continue
         if (
-            (token in joiners or token == "-")
+            (token in joiners or token == "-" or token in ("of", "de"))
             and total is not None
             and following in words
-            and _adds_to(total, words[following])
+            and (_adds_to(total, words[following]) or words[following] in (100, 1000))
         ):
             continue  # `a hundred and fifty`, `treinta y cinco`
         if token in ("a", "an") and (following in units or following in ("couple", "few")):
@@ -165,6 +165,8 @@ def score(tokens: list[str], language: Language) -> float | None:
                 skip.add(end)
         if tokens[j : j + 1] == ["/"] and tokens[j + 1 : j + 2] == ["10"]:
             skip.add(j + 1)
+            if float(tokens[i]) > 10:
+                tokens[i] = "10"  # `11/10`: off the scale is the top of it
         if _followed_by(tokens, i, units, 1) or tokens[j : j + 1] == ["%"]:
             skip.add(i)
     found = [float(tokens[i]) for i in _numbers(tokens) if i not in skip]
@@ -206,6 +208,12 @@ def days(text: str, language: Language, now: datetime, *, ahead: bool) -> Span |
             if not (after and after[0] in language.negators):  # `mañana no, pasado mañana`
                 found.append(float(abs(offset)))
         text = _drop(text, phrase)
+    names = "|".join(map(re.escape, (*language.weekdays, *language.weekday_abbrev)))
+    weeks = "|".join(map(re.escape, language.week_words))
+    if names and weeks:  # `a week on saturday` is `saturday week`
+        text = re.sub(
+            rf"\b(?:a|1|one)\s+(?:{weeks})\s+(?:on|from|this|next)?\s*({names})s?\b", r"\1 week", text
+        )
     tokens = tokens_of(text, language)
     weekday = _weekday(tokens, language, today, ahead)
     if weekday is not None:
@@ -494,7 +502,8 @@ def distance(
     """A distance in miles: `300`, `1200 miles`, `500 km`, `2k miles`, `25-30` (the top), and for a
     weekly figure `5 runs of about 8k` (40 km) or `5k a day`. A bare number is in the club's unit."""
     units = language.distance_units
-    numbers = _numbers(tokens)
+    # `3 months`, `an hour a day`: a time, not a distance.
+    numbers = [i for i in _numbers(tokens) if not _followed_by(tokens, i, language.duration_units, 1)]
     if not numbers:
         return None
     per_unit = units.get("km", 0.621371) if unit == "km" else 1.0
@@ -605,18 +614,19 @@ def ages(text: str, language: Language, today: date) -> list[tuple[float, float]
             text = text[: named.start()] + " " + text[named.end() :]
     tokens = tokens_of(text, language)
     said = " ".join(tokens)
-    for phrase in language.decade_after:
+    for phrase, (low, high) in sorted(language.decade_after.items(), key=lambda kv: -len(kv[0])):
         for match in re.finditer(rf"\b(\d)0 {re.escape(phrase)}\b", said):
-            found.append((float(match[1]) * 10, float(match[1]) * 10 + 9))
+            found.append((float(match[1]) * 10 + low, float(match[1]) * 10 + high))
         said = re.sub(rf"\b\d0 {re.escape(phrase)}\b", " ", said)
     tokens = said.split()
     other_units = {**language.duration_units, **language.distance_units}
     for i in _numbers(tokens):
         value = float(tokens[i])
-        if (
-            any(_has(" ".join(tokens[max(0, i - 2) : i]), w) for w in language.born)
-            and 1900 <= value <= today.year
+        if any(_has(" ".join(tokens[max(0, i - 5) : i]), w) for w in language.born) and (
+            1900 <= value <= today.year or (value < 100 and len(tokens[i]) == 2)
         ):
+            if value < 100:  # `born in 71`
+                value += 2000 if value <= today.year % 100 else 1900
             found.append((today.year - value - 1, today.year - value))  # `born 1972`
             continue
         if any(_has(" ".join(tokens[max(0, i - 2) : i]), w) for w in language.spans):

@@ -92,9 +92,11 @@ def understand(
     said = normalise(text)
     if not said:
         return Misunderstood("unclear")
+    if any(said == q or said.startswith(q + " ") for q in map(normalise, language.question_words)):
+        return Misunderstood("unclear")  # `what do you mean by catching` asks, it does not answer
     if spec.kind == "number":
         return _number(spec, contract, language, said, now, unit)
-    return _choices(spec, language, said, now)
+    return _choices(spec, language, said, now, hedged=text.rstrip().endswith("?"))
 
 
 def _direct(spec: FactSpec, contract: FactContract, value: Answer) -> Result | None:
@@ -241,7 +243,7 @@ class _Scan:
     """Choices said right after `mostly`."""
 
 
-def _choices(spec: FactSpec, language: Language, text: str, now: datetime) -> Result:
+def _choices(spec: FactSpec, language: Language, text: str, now: datetime, hedged: bool = False) -> Result:
     values = [choice.value for choice in spec.choices]
     picks = _by_index(text, len(values))
     if picks is not None:
@@ -281,17 +283,23 @@ def _choices(spec: FactSpec, language: Language, text: str, now: datetime) -> Re
             stated = {"no"}  # `didnt swell`, `not very sore`: a denied yes is a no
         if not stated and len(scan.denied) == 1 and len(values) == 2:
             stated = set(values) - scan.denied  # `no pop, no twist`: the other way it began
-        if len(stated) == 2 and len(stated & phrases.careful) == 1 and "unsure" not in values:
-            stated -= phrases.careful  # `niggling, then I twisted it`: the more cautious reading
+        if len(stated) > 1 and phrases.careful:
+            # Two answers at once where one could lower the level: never guess down. `niggling,
+            # then I twisted it` is an injury; `maybe a slight limp?` is a limp; `not sure, maybe
+            # no` is not sure.
+            stated -= phrases.careful
+            if len(stated) > 1:
+                stated.discard("unsure")
         if len(stated) > 1 and scan.mostly & stated and len(scan.mostly & stated) == 1:
             stated = scan.mostly & stated  # `mostly front, a bit inside`
         if len(stated) != 1:
             return Misunderstood("unclear")
         (value,) = stated
-        if value in phrases.careful and scan.stated.get(value) and scan.leftover:
-            return Misunderstood("unclear")  # `no puedo doblarla`: a `no` about something else
-        if value in scan.contradicted:
-            return Misunderstood("unclear")  # `it swelled, but not right away`
+        if value in phrases.careful and scan.stated.get(value) and (scan.leftover or hedged):
+            # `no puedo doblarla`: a `no` about something else; `dont think so?`: not sure at all.
+            return Misunderstood("unclear")
+        if value in scan.contradicted and value in phrases.careful:
+            return Misunderstood("unclear")  # `no, but also no to that`: said and unsaid
         return Understood(value, from_text=True)
 
     if not stated and scan.denied and "none" in values:
@@ -313,6 +321,8 @@ def _correct(text: str, phrases: _Phrases) -> str:
     """
     out = []
     for word in text.split():
+        if word not in phrases.known and word.endswith("s") and word[:-1] in phrases.known:
+            word = word[:-1]  # `hips`, `calfs`
         if len(word) > 3 and word not in phrases.known and not any(c.isdigit() for c in word):
             close = difflib.get_close_matches(word, [w for w in phrases.words if w[0] == word[0]], 1, 0.8)
             if close:
@@ -351,24 +361,28 @@ def _scan(text: str, phrases: _Phrases, language: Language) -> _Scan:
         first = starts.index(start)
         last = max(i for i, s in enumerate(starts) if s < end)
         spans.append((first, last, value))
-    breaks = [i for i, w in enumerate(words) if w in language.clause_breaks]
+    # `normalise` writes every comma and full stop as `and`, whatever the language.
+    breaks = [i for i, w in enumerate(words) if w in language.clause_breaks or w == "and"]
 
     def clause(i: int) -> int:
         return sum(1 for b in breaks if b < i)
 
     negative = {"no", "none"}
-    negators = []
+    negators: list[int] = []
+    fine: list[int] = []
     for k in range(len(spans) - 1, 0, -1):
         first, last, value = spans[k]
         said = " ".join(words[first : last + 1])
         if (
             value in negative
             and first == last
-            and said in language.negators
+            and (said in language.negators or said in language.fine_words)
+            and spans[k - 1][2] not in negative
             and clause(spans[k - 1][1]) == clause(first)
         ):
-            # `la pantorrilla no esta hinchada`: a `no` after an option is a negator, not an answer.
-            negators.append(first)
+            # `la pantorrilla no esta hinchada`, `calf is fine`: after an option, a `no` or a
+            # `fine` is about that option, not an answer of its own.
+            (negators if said in language.negators else fine).append(first)
             del spans[k]
     for first, last, _ in spans:
         for i in range(first, last + 1):
@@ -377,6 +391,7 @@ def _scan(text: str, phrases: _Phrases, language: Language) -> _Scan:
     negators += [
         i for i, w in enumerate(words) if w in language.negators and not covered[i] and i not in negators
     ]
+    fine += [i for i, w in enumerate(words) if w in language.fine_words and not covered[i] and i not in fine]
 
     denied_at: set[int] = set()
     for n in negators:
@@ -396,12 +411,31 @@ def _scan(text: str, phrases: _Phrases, language: Language) -> _Scan:
                 if words[i] in language.clause_breaks:
                     break
                 covered[i] = True
+    for f in fine:
+        before = [
+            k
+            for k, (_, last, value) in enumerate(spans)
+            if last < f and clause(last) == clause(f) and value not in negative
+        ]
+        covered[f] = True
+        if before and f - spans[before[-1]][1] <= 3:
+            denied_at.add(before[-1])
+            continue
+        # `foot feels normal`: the words the reassurance is about are explained by it.
+        for i in range(f - 1, max(-1, f - 4), -1):
+            if words[i] in language.clause_breaks or covered[i]:
+                break
+            covered[i] = True
     for k, (first, _, value) in enumerate(spans):
         if value in negative or k == 0:
             continue
         prev_first, prev_last, prev_value = spans[k - 1]
         between = words[prev_last + 1 : first]
-        if k - 1 in denied_at and between and all(w in language.denial_lists for w in between):
+        if (
+            (k - 1 in denied_at or prev_value in negative)
+            and between
+            and all(w in language.denial_lists for w in between)
+        ):
             denied_at.add(k)  # `no fever or chills`, `ni fiebre ni escalofrios`
             continue
         if (
@@ -420,7 +454,7 @@ def _scan(text: str, phrases: _Phrases, language: Language) -> _Scan:
         bare = " ".join(words[first : last + 1]) in phrases.bare
         stated[value] = stated.get(value, True) and bare
     ignore = set(language.filler) | set(language.common) | language.negators | language.skip_words
-    ignore |= language.clause_breaks
+    ignore |= language.clause_breaks | {"and"}
     mostly = {
         value
         for first, _, value in spans
