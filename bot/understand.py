@@ -283,6 +283,8 @@ def _choices(spec: FactSpec, language: Language, text: str, now: datetime, hedge
             stated = {"no"}  # `didnt swell`, `not very sore`: a denied yes is a no
         if not stated and len(scan.denied) == 1 and len(values) == 2:
             stated = set(values) - scan.denied  # `no pop, no twist`: the other way it began
+        if len(stated) > 1 and all(scan.stated.get(v) for v in stated):
+            return Misunderstood("unclear")  # `yes and no`: nothing to go on but two bare words
         if len(stated) > 1 and phrases.careful:
             # Two answers at once where one could lower the level: never guess down. `niggling,
             # then I twisted it` is an injury; `maybe a slight limp?` is a limp; `not sure, maybe
