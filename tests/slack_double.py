@@ -43,6 +43,8 @@ class SlackApi:
     server: TestServer | None = None
     socket_url: str = ""
     """What `apps.connections.open` hands out: the Socket Mode server's ws:// URL."""
+    connections: set[tuple[str, int]] = field(default_factory=set)
+    """The client ends of the connections Web API calls came in on (one session reuses them)."""
     refused: list[Call] = field(default_factory=list)
     """Calls answered with HTTP 429 (see `ratelimit`), not in `calls`."""
     _limits: dict[str, int] = field(default_factory=dict)
@@ -86,6 +88,8 @@ class SlackApi:
         if not request.headers.get("Authorization", "").startswith(f"Bearer {token}"):
             return web.json_response({"ok": False, "error": "invalid_auth"})
         args = await self._args(request)
+        if request.transport is not None:
+            self.connections.add(request.transport.get_extra_info("peername")[:2])
         if self._limits.get(method):
             self._limits[method] -= 1
             self.refused.append(Call(method, args))

@@ -77,6 +77,9 @@ async def test_a_whole_triage_over_socket_mode(bot: Bot, content: Content) -> No
     updates = str(bot.api.made("chat.update"))
     assert "✅ Gradually, building up over runs" in updates
     assert "✅ More miles, or one run much longer than usual, More hills" in updates
+    # One HTTP session for every Web API call: its connections are reused, not one per call.
+    assert len(bot.api.calls) > 20
+    assert len(bot.api.connections) <= 3, bot.api.connections
     assert await bot.stop() == 0, "SIGTERM closes the connection and the store, and exits 0"
     log = bot.log.read_text()
     assert "Traceback" not in log
