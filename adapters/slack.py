@@ -20,7 +20,7 @@ import logging
 import re
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -48,7 +48,7 @@ from bot.conversations import Conversations
 from bot.errors import ConfigError, KneebotError, StoreError
 from bot.model import Answer, ConversationKey, Event, Question, Reply
 
-__all__ = ["build_app", "escape", "mrkdwn", "render", "serve"]
+__all__ = ["Tasks", "build_app", "escape", "mrkdwn", "render", "serve"]
 
 _log = logging.getLogger(__name__)
 
@@ -190,11 +190,41 @@ def _unsent_key(key: ConversationKey) -> str:
     return f"unsent:{key}"
 
 
+class Tasks:
+    """The Web API work each listener starts right after its ack, tracked so a stop waits for it.
+
+    bolt runs with `process_before_response=True`: the listener's own return is the ack, the
+    same way over HTTP and Socket Mode, so a listener only acks and starts its work here.
+    """
+
+    def __init__(self) -> None:
+        self.running: set[asyncio.Task[None]] = set()
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self.running.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.running.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # The type and where, never the event: it may hold what the runner typed.
+            _log.error("slack listener failed: %s", type(error).__name__, exc_info=error)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait for the work in flight (a stop lets runners get the replies already under way)."""
+        if self.running:
+            _, late = await asyncio.wait(set(self.running), timeout=timeout)
+            if late:
+                _log.warning("stopped with %d Slack replies still in flight", len(late))
+
+
 class _Slack:
     """The listeners, sharing the conversations service."""
 
-    def __init__(self, service: Conversations) -> None:
+    def __init__(self, service: Conversations, tasks: Tasks) -> None:
         self.service = service
+        self.tasks = tasks
         self.locales: dict[str, tuple[str | None, float]] = {}
 
     async def send(
@@ -292,10 +322,7 @@ class _Slack:
             return
         if word == "forget":
             await ack()  # before the store, which may be slow or locked: Slack waits 3 s at most
-            replies = await self.service.handle(key, Event("forget", _now()))
-            with contextlib.suppress(StoreError):  # the reply above already says the store is down
-                await self.service.store.delete(_unsent_key(key))
-            await respond(response_type="ephemeral", text=mrkdwn(replies[0].text) if replies else "")
+            self.tasks.start(self._forget(respond, key))
             return
         if word not in ("", "check", "start"):
             text, blocks = render(self.service.lookup(word, rest, command=COMMAND))[0]
@@ -306,9 +333,18 @@ class _Slack:
             await ack()
         else:
             await ack(response_type="ephemeral", text=mrkdwn(self.service.message("moved_to_dm")))
+        event_id = f"slack:cmd:{command.get('trigger_id')}" if command.get("trigger_id") else None
+        self.tasks.start(self._start(client, key, event_id))
+
+    async def _forget(self, respond: AsyncRespond, key: ConversationKey) -> None:
+        replies = await self.service.handle(key, Event("forget", _now()))
+        with contextlib.suppress(StoreError):  # the reply above already says the store is down
+            await self.service.store.delete(_unsent_key(key))
+        await respond(response_type="ephemeral", text=mrkdwn(replies[0].text) if replies else "")
+
+    async def _start(self, client: AsyncWebClient, key: ConversationKey, event_id: str | None) -> None:
         if await self.resend(client, key):
             return
-        event_id = f"slack:cmd:{command.get('trigger_id')}" if command.get("trigger_id") else None
         locale = await self.user_locale(client, key.user)
         replies = await self.service.handle(key, Event("start", _now(), id=event_id, locale=locale))
         await self.send(client, await self.open_dm(client, key.user), replies, key)
@@ -328,7 +364,7 @@ class _Slack:
         except (ValueError, AttributeError):
             fact, value = None, None
         label = (action.get("text") or {}).get("text", "")
-        await self._answer(body, client, context, action, fact, value, label)
+        self.tasks.start(self._answer(body, client, _key(context), action, fact, value, label))
 
     async def done(
         self,
@@ -346,19 +382,19 @@ class _Slack:
                 for option in (elements.get(MULTI) or {}).get("selected_options") or []:
                     chosen.append((option["value"], option["text"]["text"]))
         value = tuple(v for v, _ in chosen)
-        await self._answer(body, client, context, action, fact, value, ", ".join(t for _, t in chosen))
+        label = ", ".join(t for _, t in chosen)
+        self.tasks.start(self._answer(body, client, _key(context), action, fact, value, label))
 
     async def _answer(
         self,
         body: dict[str, Any],
         client: AsyncWebClient,
-        context: AsyncBoltContext,
+        key: ConversationKey,
         action: dict[str, Any],
         fact: str | None,
         value: Answer | None,
         label: str,
     ) -> None:
-        key = _key(context)
         if await self.resend(client, key):
             return
         event_id = f"slack:act:{key.user}:{action.get('action_ts')}"
@@ -394,10 +430,15 @@ class _Slack:
         subtype = event.get("subtype")
         if event.get("channel_type") != "im" or subtype not in (None, "file_share") or event.get("bot_id"):
             return
-        key = _key(context)
+        event_id = f"slack:evt:{body['event_id']}" if body.get("event_id") else None
+        self.tasks.start(self._message(event, client, _key(context), event_id))  # bolt acks on return
+
+    async def _message(
+        self, event: dict[str, Any], client: AsyncWebClient, key: ConversationKey, event_id: str | None
+    ) -> None:
         if await self.resend(client, key):
             return
-        event_id = f"slack:evt:{body['event_id']}" if body.get("event_id") else None
+        subtype = event.get("subtype")
         text = str(event.get("text") or "")
         locale = await self.user_locale(client, key.user)
         if subtype == "file_share" and not text.strip():
@@ -416,16 +457,19 @@ def build_app(
     signing_secret: str | None = None,
     api_url: str | None = None,
     session: aiohttp.ClientSession | None = None,
+    tasks: Tasks | None = None,
 ) -> AsyncApp:
     """The bolt app with every listener wired. Without a signing secret it suits Socket Mode only.
 
-    Pass `session` (made inside the running loop) to share one HTTP session across Web API calls.
+    Pass `session` (made inside the running loop) to share one HTTP session across Web API calls,
+    and `tasks` to wait for the work listeners start after their acks.
     """
     app = AsyncApp(
         token=token,  # bolt builds the client: given one as well, it warns that the token is unused
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,
         logger=logging.getLogger("slack_bolt"),
+        process_before_response=True,  # ack as the listener returns; the work runs in `tasks`
     )
     client = app.client  # every listener's client is copied from this one, session and retries too
     if api_url:
@@ -435,7 +479,7 @@ def build_app(
         AsyncConnectionErrorRetryHandler(max_retry_count=2),
         AsyncRateLimitErrorRetryHandler(max_retry_count=1),
     ]
-    slack = _Slack(service)
+    slack = _Slack(service, tasks or Tasks())
     app.command(COMMAND)(slack.command)
     app.action(re.compile(rf"^{PICK}:\d+$"))(slack.pick)
     app.action(DONE)(slack.done)
@@ -476,15 +520,19 @@ async def serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     session = aiohttp.ClientSession()
+    tasks = Tasks()
     try:
         app = build_app(
             service, token=token, signing_secret=None if app_token else signing_secret,
-            api_url=api_url, session=session,
+            api_url=api_url, session=session, tasks=tasks,
         )  # fmt: skip
-        if app_token:
-            await _socket_mode(app, app_token, stop, ready)
-        else:
-            await _http(app, host, port, stop, ready)
+        try:
+            if app_token:
+                await _socket_mode(app, app_token, stop, ready)
+            else:
+                await _http(app, host, port, stop, ready)
+        finally:
+            await tasks.drain()  # no new events now; let the replies under way go out
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -48,7 +48,12 @@ class SlackApi:
     refused: list[Call] = field(default_factory=list)
     """Calls answered with HTTP 429 (see `ratelimit`), not in `calls`."""
     _limits: dict[str, int] = field(default_factory=dict)
+    _holds: dict[str, float] = field(default_factory=dict)
     _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def hold(self, method: str, seconds: float) -> None:
+        """Answer the next call of `method` only after `seconds` (a slow Slack)."""
+        self._holds[method] = seconds
 
     def ratelimit(self, method: str, times: int = 1) -> None:
         """Answer the next `times` calls of `method` as Slack does when rate limited."""
@@ -97,6 +102,8 @@ class SlackApi:
                 {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
             )
         self.calls.append(Call(method, args))
+        if method in self._holds:
+            await asyncio.sleep(self._holds.pop(method))
         if method == "apps.connections.open":
             return web.json_response({"ok": True, "url": self.socket_url})
         if method == "chat.postMessage":

@@ -102,6 +102,18 @@ async def test_commands_are_acked_with_their_answer(bot: Bot) -> None:
     assert "deleted everything" in said["text"]
 
 
+async def test_sigterm_waits_for_replies_under_way(bot: Bot) -> None:
+    await bot.runner.command("")
+    await bot.runner.click(await asked(bot.api, 1), "start")
+    first = await asked(bot.api, 2)
+    bot.api.hold("chat.update", 1.0)  # Slack is slow to edit the answered question
+    await bot.runner.click(first, ["none"])  # acked at once
+    await bot.api.wait_for("chat.update", 2)
+    assert await bot.stop() == 0
+    onset = bot.api.made("chat.postMessage")[-1]
+    assert "How did the pain start?" in onset["text"], "the next question went out before the exit"
+
+
 async def test_sigint_also_stops_cleanly(bot: Bot) -> None:
     bot.process.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(bot.process.wait(), 20) == 0
