@@ -185,6 +185,16 @@ def cap_library_logs() -> None:
             handler.addFilter(_LibraryCap())
 
 
+# Slack's errors that pass with time (besides network errors): worth keeping a reply for.
+_PASSING = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
+
+def _passing(exc: Exception) -> bool:
+    if isinstance(exc, SlackApiError):
+        return exc.response.get("error") in _PASSING or exc.response.status_code >= 500
+    return True
+
+
 def _unsent_key(key: ConversationKey) -> str:
     # Ends with the user id, so `kneebot forget --user` deletes it with the conversation.
     return f"unsent:{key}"
@@ -241,6 +251,8 @@ class _Slack:
             try:
                 await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
             except _SEND_ERRORS as exc:
+                if not _passing(exc):
+                    raise  # a refusal that sending again would meet again: logged, not kept
                 await self._keep_unsent(key, channel, messages[index:], exc)
                 return False
         return True

@@ -49,6 +49,7 @@ class SlackApi:
     """Calls answered with HTTP 429 (see `ratelimit`), not in `calls`."""
     _limits: dict[str, int] = field(default_factory=dict)
     _holds: dict[str, float] = field(default_factory=dict)
+    _refusals: dict[str, str] = field(default_factory=dict)
     _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def hold(self, method: str, seconds: float) -> None:
@@ -58,6 +59,10 @@ class SlackApi:
     def ratelimit(self, method: str, times: int = 1) -> None:
         """Answer the next `times` calls of `method` as Slack does when rate limited."""
         self._limits[method] = self._limits.get(method, 0) + times
+
+    def refuse(self, method: str, error: str) -> None:
+        """Answer the next call of `method` with `{"ok": false, "error": error}` (HTTP 200)."""
+        self._refusals[method] = error
 
     async def start(self) -> str:
         app = web.Application()
@@ -101,6 +106,9 @@ class SlackApi:
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
             )
+        if method in self._refusals:
+            self.refused.append(Call(method, args))
+            return web.json_response({"ok": False, "error": self._refusals.pop(method)})
         self.calls.append(Call(method, args))
         if method in self._holds:
             await asyncio.sleep(self._holds.pop(method))

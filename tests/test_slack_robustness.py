@@ -141,6 +141,18 @@ async def slack() -> AsyncIterator[SlackClient]:
         await api.stop()
 
 
+async def test_a_reply_slack_refuses_for_good_is_not_kept(slack: SlackClient) -> None:
+    await slack.command("")
+    await slack.click(await asked(slack.api, 1), "start")
+    first = await asked(slack.api, 2)
+    slack.api.refuse("chat.postMessage", "invalid_blocks")  # sending it again would fail again
+    await slack.click(first, ["none"])
+    await slack.api.settle()
+    assert len(slack.api.refused) == 1
+    await slack.dm("gradually")  # taken as the answer it is, not swallowed by a re-send
+    assert (await asked(slack.api, 3))["text"].startswith("Got it: Gradually")
+
+
 IMAGE = [{"id": "F0PHOTO", "name": "knee.jpg", "mimetype": "image/jpeg", "filetype": "jpg"}]
 
 
