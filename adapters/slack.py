@@ -285,12 +285,16 @@ class _Slack:
         store, name = self.service.store, _unsent_key(key)
         try:
             stored = await store.get(name)
-            if stored is None:
+            unsent = json.loads(stored.data) if stored else None
+            if stored is None or not unsent or not unsent["messages"]:
+                return False  # nothing kept, or another event is sending it right now
+            # Claim it, so two events at once (a double-click, two workers) send it once.
+            claim = json.dumps({"channel": unsent["channel"], "messages": []})
+            if not await store.compare_and_set(name, stored.version, claim, 60):
                 return False
             await store.delete(name)
         except StoreError:
             return False  # the service reports the store to the runner
-        unsent = json.loads(stored.data)
         messages = [(text, blocks) for text, blocks in unsent["messages"]]
         if await self._post(client, unsent["channel"], messages, key):
             _log.info("sent %d message(s) an earlier event could not", len(messages))

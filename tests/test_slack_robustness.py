@@ -126,11 +126,12 @@ async def test_acks_come_within_slacks_budget_while_the_store_is_locked(tmp_path
         await bot.api.stop()
 
 
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackClient]:
+@pytest.fixture(params=["memory"])
+async def slack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SlackClient]:
     api = SlackApi()
     api_url = await api.start()
-    service = Conversations(ContentSource(None, CONSTANTS), open_store("memory://"), timedelta(hours=24))
+    store = open_store("memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'k.db'}")
+    service = Conversations(ContentSource(None, CONSTANTS), store, timedelta(hours=24))
     app = build_app(service, token="xoxb-test", signing_secret=SECRET, api_url=api_url)
     server = TestServer(app.web_app())
     await server.start_server()
@@ -139,6 +140,30 @@ async def slack() -> AsyncIterator[SlackClient]:
     finally:
         await server.close()
         await api.stop()
+        await store.close()
+
+
+@pytest.mark.parametrize("slack", ["sqlite"], indirect=True)
+async def test_a_kept_reply_is_sent_once_however_many_events_arrive_at_once(slack: SlackClient) -> None:
+    await slack.command("")
+    await slack.click(await asked(slack.api, 1), "start")
+    first = await asked(slack.api, 2)
+    slack.api.ratelimit("chat.postMessage", 2)
+    await slack.click(first, ["none"])
+
+    async def refused_twice() -> None:  # the first try, and the client's own retry after Retry-After
+        while len(slack.api.refused) < 2:
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(refused_twice(), 15)
+    await slack.api.settle(quiet=0.5)  # the reply is kept
+    await asyncio.gather(slack.click(first, ["none"]), slack.dm("hello?"), slack.dm("hello??"))
+    await slack.api.settle()
+    onset = [m for m in slack.api.made("chat.postMessage") if "How did the pain start?" in m["text"]]
+    assert len(onset) >= 1
+    assert len([m for m in onset if not m["text"].startswith(("Sorry", "That answer"))]) == 1, [
+        m["text"][:60] for m in onset
+    ]
 
 
 async def test_a_reply_slack_refuses_for_good_is_not_kept(slack: SlackClient) -> None:
