@@ -4,20 +4,33 @@ It translates and nothing more. A `/knee` command, a button click, a checkbox "D
 message in the bot's DM becomes an `Event`; each `Reply` becomes a Block Kit message built with
 slack_sdk's models, which check Slack's length limits when serialised. The triage runs in the
 runner's DM with the bot; used in a channel, `/knee` answers ephemerally that the DM is waiting.
+
+`serve` runs the app until SIGTERM or SIGINT, over Socket Mode or HTTP, with one HTTP session
+for every Web API call. A reply that cannot be sent even after slack_sdk's retries is kept in
+the store and sent on the runner's next event, so nobody is left waiting on a question that
+never arrived.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import re
+import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+import aiohttp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -32,9 +45,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversations import Conversations
+from bot.errors import ConfigError, KneebotError, StoreError
 from bot.model import Answer, ConversationKey, Event, Question, Reply
 
-__all__ = ["build_app", "escape", "mrkdwn", "render"]
+__all__ = ["Tasks", "build_app", "escape", "mrkdwn", "render", "serve"]
 
 _log = logging.getLogger(__name__)
 
@@ -141,17 +155,150 @@ def _now() -> datetime:
     return datetime.now().astimezone()
 
 
+Message = tuple[str, list[dict[str, Any]]]
+
+# What a Web API call can fail with once slack_sdk's own retries are spent.
+_SEND_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
+
+# The libraries log whole payloads (what a runner typed, what they were told) at DEBUG, and
+# bolt logs an unhandled request's body at WARNING; only their errors may pass.
+_LIBRARY_CAPS = {"slack_bolt": logging.ERROR, "slack_sdk": logging.ERROR, "aiohttp": logging.WARNING}
+
+
+class _LibraryCap(logging.Filter):
+    """Drops the Slack and HTTP libraries' records below their cap, whatever level a logger has."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, cap in _LIBRARY_CAPS.items():
+            if record.name == name or record.name.startswith(name + "."):
+                return record.levelno >= cap
+        return True
+
+
+def cap_library_logs() -> None:
+    """Keep payloads out of every log: cap the loggers and filter every root handler."""
+    for name, cap in _LIBRARY_CAPS.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(max(cap, logger.getEffectiveLevel()))
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _LibraryCap) for f in handler.filters):
+            handler.addFilter(_LibraryCap())
+
+
+# Slack's errors that pass with time (besides network errors): worth keeping a reply for.
+_PASSING = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
+
+def _passing(exc: Exception) -> bool:
+    if isinstance(exc, SlackApiError):
+        return exc.response.get("error") in _PASSING or exc.response.status_code >= 500
+    return True
+
+
+def _unsent_key(key: ConversationKey) -> str:
+    # Ends with the user id, so `kneebot forget --user` deletes it with the conversation.
+    return f"unsent:{key}"
+
+
+class Tasks:
+    """The Web API work each listener starts right after its ack, tracked so a stop waits for it.
+
+    bolt runs with `process_before_response=True`: the listener's own return is the ack, the
+    same way over HTTP and Socket Mode, so a listener only acks and starts its work here.
+    """
+
+    def __init__(self) -> None:
+        self.running: set[asyncio.Task[None]] = set()
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self.running.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.running.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # The type and where, never the event: it may hold what the runner typed.
+            _log.error("slack listener failed: %s", type(error).__name__, exc_info=error)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait for the work in flight (a stop lets runners get the replies already under way)."""
+        if self.running:
+            _, late = await asyncio.wait(set(self.running), timeout=timeout)
+            if late:
+                _log.warning("stopped with %d Slack replies still in flight", len(late))
+
+
 class _Slack:
     """The listeners, sharing the conversations service."""
 
-    def __init__(self, service: Conversations) -> None:
+    def __init__(self, service: Conversations, tasks: Tasks) -> None:
         self.service = service
+        self.tasks = tasks
         self.locales: dict[str, tuple[str | None, float]] = {}
 
-    async def send(self, client: AsyncWebClient, channel: str, replies: list[Reply]) -> None:
-        for reply in replies:
-            for text, blocks in render(reply):
+    async def send(
+        self, client: AsyncWebClient, channel: str, replies: list[Reply], key: ConversationKey
+    ) -> None:
+        messages = [message for reply in replies for message in render(reply)]
+        await self._post(client, channel, messages, key)
+
+    async def _post(
+        self, client: AsyncWebClient, channel: str, messages: list[Message], key: ConversationKey
+    ) -> bool:
+        """Post in order; what cannot be sent after the client's retries is kept for the next event."""
+        for index, (text, blocks) in enumerate(messages):
+            try:
                 await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            except _SEND_ERRORS as exc:
+                if not _passing(exc):
+                    raise  # a refusal that sending again would meet again: logged, not kept
+                await self._keep_unsent(key, channel, messages[index:], exc)
+                return False
+        return True
+
+    async def _keep_unsent(
+        self, key: ConversationKey, channel: str, messages: list[Message], exc: Exception
+    ) -> None:
+        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        store, name = self.service.store, _unsent_key(key)
+        try:
+            for _ in range(4):
+                stored = await store.get(name)
+                kept = json.loads(stored.data)["messages"] if stored else []
+                data = json.dumps({"channel": channel, "messages": [*kept, *messages]})
+                ttl = self.service.retention.total_seconds()
+                if await store.compare_and_set(name, stored.version if stored else None, data, ttl):
+                    break
+        except StoreError as failed:
+            _log.error("a reply could not be sent (%s) nor kept to send later: %s", reason, failed)
+            return
+        _log.warning(
+            "a reply could not be sent (%s); %d message(s) kept for the runner's next event",
+            reason,
+            len(messages),
+        )
+
+    async def resend(self, client: AsyncWebClient, key: ConversationKey) -> bool:
+        """Send what an earlier event could not; True if there was something (the event is then
+        not taken: the runner has not seen the question it would answer)."""
+        store, name = self.service.store, _unsent_key(key)
+        try:
+            stored = await store.get(name)
+            unsent = json.loads(stored.data) if stored else None
+            if stored is None or not unsent or not unsent["messages"]:
+                return False  # nothing kept, or another event is sending it right now
+            # Claim it, so two events at once (a double-click, two workers) send it once.
+            claim = json.dumps({"channel": unsent["channel"], "messages": []})
+            if not await store.compare_and_set(name, stored.version, claim, 60):
+                return False
+            await store.delete(name)
+        except StoreError:
+            return False  # the service reports the store to the runner
+        messages = [(text, blocks) for text, blocks in unsent["messages"]]
+        if await self._post(client, unsent["channel"], messages, key):
+            _log.info("sent %d message(s) an earlier event could not", len(messages))
+        return True
 
     async def user_locale(self, client: AsyncWebClient, user: str) -> str | None:
         """The runner's Slack language (`es-ES`), asked of Slack at most once an hour."""
@@ -163,8 +310,9 @@ class _Slack:
         try:
             found = await client.users_info(user=user, include_locale=True)
             locale = str((found.get("user") or {}).get("locale") or "") or None
-        except SlackApiError as exc:
-            _log.info("no locale for a runner: %s", exc.response.get("error"))
+        except _SEND_ERRORS as exc:
+            reason = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            _log.info("no locale for a runner: %s", reason)
         if len(self.locales) > 10_000:
             self.locales.clear()
         self.locales[user] = (locale, now + 3600)
@@ -175,7 +323,12 @@ class _Slack:
         return str(opened["channel"]["id"])
 
     async def command(
-        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+        self,
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        command: dict[str, Any],
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
     ) -> None:
         word, _, rest = (command.get("text") or "").strip().partition(" ")
         word = word.lower()
@@ -184,8 +337,8 @@ class _Slack:
             await ack(response_type="ephemeral", text=mrkdwn(self.service.message("help", command=COMMAND)))
             return
         if word == "forget":
-            replies = await self.service.handle(key, Event("forget", _now()))
-            await ack(response_type="ephemeral", text=mrkdwn(replies[0].text) if replies else "")
+            await ack()  # before the store, which may be slow or locked: Slack waits 3 s at most
+            self.tasks.start(self._forget(respond, key))
             return
         if word not in ("", "check", "start"):
             text, blocks = render(self.service.lookup(word, rest, command=COMMAND))[0]
@@ -197,9 +350,20 @@ class _Slack:
         else:
             await ack(response_type="ephemeral", text=mrkdwn(self.service.message("moved_to_dm")))
         event_id = f"slack:cmd:{command.get('trigger_id')}" if command.get("trigger_id") else None
+        self.tasks.start(self._start(client, key, event_id))
+
+    async def _forget(self, respond: AsyncRespond, key: ConversationKey) -> None:
+        replies = await self.service.handle(key, Event("forget", _now()))
+        with contextlib.suppress(StoreError):  # the reply above already says the store is down
+            await self.service.store.delete(_unsent_key(key))
+        await respond(response_type="ephemeral", text=mrkdwn(replies[0].text) if replies else "")
+
+    async def _start(self, client: AsyncWebClient, key: ConversationKey, event_id: str | None) -> None:
+        if await self.resend(client, key):
+            return
         locale = await self.user_locale(client, key.user)
         replies = await self.service.handle(key, Event("start", _now(), id=event_id, locale=locale))
-        await self.send(client, await self.open_dm(client, key.user), replies)
+        await self.send(client, await self.open_dm(client, key.user), replies, key)
 
     async def pick(
         self,
@@ -216,7 +380,7 @@ class _Slack:
         except (ValueError, AttributeError):
             fact, value = None, None
         label = (action.get("text") or {}).get("text", "")
-        await self._answer(body, client, context, action, fact, value, label)
+        self.tasks.start(self._answer(body, client, _key(context), action, fact, value, label))
 
     async def done(
         self,
@@ -234,19 +398,21 @@ class _Slack:
                 for option in (elements.get(MULTI) or {}).get("selected_options") or []:
                     chosen.append((option["value"], option["text"]["text"]))
         value = tuple(v for v, _ in chosen)
-        await self._answer(body, client, context, action, fact, value, ", ".join(t for _, t in chosen))
+        label = ", ".join(t for _, t in chosen)
+        self.tasks.start(self._answer(body, client, _key(context), action, fact, value, label))
 
     async def _answer(
         self,
         body: dict[str, Any],
         client: AsyncWebClient,
-        context: AsyncBoltContext,
+        key: ConversationKey,
         action: dict[str, Any],
         fact: str | None,
         value: Answer | None,
         label: str,
     ) -> None:
-        key = _key(context)
+        if await self.resend(client, key):
+            return
         event_id = f"slack:act:{key.user}:{action.get('action_ts')}"
         locale = await self.user_locale(client, key.user)
         event = Event("answer", _now(), id=event_id, value=value, fact=fact, locale=locale)
@@ -257,7 +423,7 @@ class _Slack:
         message = body.get("message") or {}
         if replies and replies[0].accepted and message.get("ts"):
             await self._settle(client, channel, message, label)
-        await self.send(client, channel, replies)
+        await self.send(client, channel, replies, key)
 
     async def _settle(
         self, client: AsyncWebClient, channel: str, message: dict[str, Any], label: str
@@ -270,20 +436,34 @@ class _Slack:
             await client.chat_update(
                 channel=channel, ts=message["ts"], text=message.get("text", ""), blocks=blocks
             )
-        except SlackApiError as exc:  # an old or deleted message: the answer still counts
-            _log.warning("could not update the answered question: %s", exc.response.get("error"))
+        except _SEND_ERRORS as exc:  # an old or deleted message: the answer still counts
+            reason = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            _log.warning("could not update the answered question: %s", reason)
 
     async def message(
         self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        subtype = event.get("subtype")
+        if event.get("channel_type") != "im" or subtype not in (None, "file_share") or event.get("bot_id"):
             return
         event_id = f"slack:evt:{body['event_id']}" if body.get("event_id") else None
+        self.tasks.start(self._message(event, client, _key(context), event_id))  # bolt acks on return
+
+    async def _message(
+        self, event: dict[str, Any], client: AsyncWebClient, key: ConversationKey, event_id: str | None
+    ) -> None:
+        if await self.resend(client, key):
+            return
+        subtype = event.get("subtype")
         text = str(event.get("text") or "")
-        key = _key(context)
         locale = await self.user_locale(client, key.user)
-        replies = await self.service.handle(key, Event("text", _now(), id=event_id, text=text, locale=locale))
-        await self.send(client, str(event["channel"]), replies)
+        if subtype == "file_share" and not text.strip():
+            # Only the words of a message are read: say so, and ask the question again.
+            turn = Event("unreadable", _now(), id=event_id, locale=locale)
+        else:
+            turn = Event("text", _now(), id=event_id, text=text, locale=locale)
+        replies = await self.service.handle(key, turn)
+        await self.send(client, str(event["channel"]), replies, key)
 
 
 def build_app(
@@ -292,15 +472,30 @@ def build_app(
     token: str,
     signing_secret: str | None = None,
     api_url: str | None = None,
+    session: aiohttp.ClientSession | None = None,
+    tasks: Tasks | None = None,
 ) -> AsyncApp:
-    """The bolt app with every listener wired. Without a signing secret it suits Socket Mode only."""
-    client = AsyncWebClient(token=token, base_url=api_url) if api_url else AsyncWebClient(token=token)
+    """The bolt app with every listener wired. Without a signing secret it suits Socket Mode only.
+
+    Pass `session` (made inside the running loop) to share one HTTP session across Web API calls,
+    and `tasks` to wait for the work listeners start after their acks.
+    """
     app = AsyncApp(
-        client=client,
+        token=token,  # bolt builds the client: given one as well, it warns that the token is unused
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,
+        logger=logging.getLogger("slack_bolt"),
+        process_before_response=True,  # ack as the listener returns; the work runs in `tasks`
     )
-    slack = _Slack(service)
+    client = app.client  # every listener's client is copied from this one, session and retries too
+    if api_url:
+        client.base_url = api_url
+    client.session = session
+    client.retry_handlers = [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+    ]
+    slack = _Slack(service, tasks or Tasks())
     app.command(COMMAND)(slack.command)
     app.action(re.compile(rf"^{PICK}:\d+$"))(slack.pick)
     app.action(DONE)(slack.done)
@@ -316,3 +511,88 @@ def build_app(
         _log.error("slack listener failed: %s", type(error).__name__, exc_info=error)
 
     return app
+
+
+async def serve(
+    service: Conversations,
+    *,
+    token: str,
+    app_token: str | None = None,
+    signing_secret: str | None = None,
+    api_url: str | None = None,
+    host: str = "0.0.0.0",
+    port: int = 3000,
+    ready: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Run until SIGTERM or SIGINT: Socket Mode with an app token, else HTTP on host:port.
+
+    Everything that needs the event loop is made here, inside it. On a signal the connection or
+    server is closed, then the HTTP session and the store. Raises KneebotError when Slack refuses
+    the app token or cannot be reached at start.
+    """
+    cap_library_logs()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    session = aiohttp.ClientSession()
+    tasks = Tasks()
+    try:
+        app = build_app(
+            service, token=token, signing_secret=None if app_token else signing_secret,
+            api_url=api_url, session=session, tasks=tasks,
+        )  # fmt: skip
+        try:
+            if app_token:
+                await _socket_mode(app, app_token, stop, ready)
+            else:
+                await _http(app, host, port, stop, ready)
+        finally:
+            await tasks.drain()  # no new events now; let the replies under way go out
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await session.close()
+        await service.store.close()
+
+
+async def _socket_mode(
+    app: AsyncApp, app_token: str, stop: asyncio.Event, ready: Callable[[str], None]
+) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(app, app_token)
+    try:
+        try:
+            # Asked here rather than by the handler, which would retry a refused token forever.
+            opened = await app.client.apps_connections_open(app_token=app_token)
+        except SlackApiError as exc:
+            raise ConfigError(
+                f"Slack refused the app token ({exc.response.get('error')}): check SLACK_APP_TOKEN"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise KneebotError(f"could not reach Slack at {app.client.base_url}: {exc}") from None
+        handler.client.wss_uri = str(opened["url"])
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        ready("Slack Socket Mode connected")
+        await stop.wait()
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+async def _http(
+    app: AsyncApp, host: str, port: int, stop: asyncio.Event, ready: Callable[[str], None]
+) -> None:
+    from aiohttp import web
+
+    runner = web.AppRunner(app.web_app(path="/slack/events", port=port))
+    await runner.setup()
+    try:
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            raise KneebotError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        ready(f"Slack HTTP mode on http://{host}:{port}/slack/events")
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
 from datetime import datetime, timedelta
@@ -113,7 +112,7 @@ def slack(
     host: Annotated[str, typer.Option(help="Address for --http.")] = "0.0.0.0",
 ) -> None:
     """Run the Slack app: Socket Mode by default (no public URL), or HTTP with --http."""
-    from adapters.slack import build_app
+    from adapters.slack import serve
 
     settings = _setup()
     try:
@@ -123,26 +122,23 @@ def slack(
     service = _service(settings)
     assert settings.slack_bot_token is not None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    app_ = build_app(
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    if not http:
+        typer.echo("kneebot: Slack Socket Mode connecting", err=True)
+    run = serve(
         service,
         token=settings.slack_bot_token.get_secret_value(),
-        signing_secret=secret if http else None,
+        app_token=None if http else app_token,
+        signing_secret=secret,
         api_url=settings.slack_api_url,
+        host=host,
+        port=port,
+        ready=lambda what: typer.echo(f"kneebot: {what}", err=True),
     )
-    if http:
-        from aiohttp import web
-
-        typer.echo(f"kneebot: Slack HTTP mode on http://{host}:{port}/slack/events", err=True)
-        web.run_app(app_.web_app(path="/slack/events", port=port), host=host, port=port, print=None)
-        return
-
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-    assert settings.slack_app_token is not None
-    handler = AsyncSocketModeHandler(app_, settings.slack_app_token.get_secret_value())
-    typer.echo("kneebot: Slack Socket Mode connecting", err=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(handler.start_async())  # type: ignore[no-untyped-call]
+    try:
+        asyncio.run(run)  # stops cleanly, exit 0, on SIGTERM or SIGINT
+    except KneebotError as exc:
+        raise _fail(str(exc), 1) from None
 
 
 @app.command()

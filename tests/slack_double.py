@@ -1,4 +1,5 @@
-"""A local Slack: a recording Web API double, and a client that sends signed requests the way Slack does."""
+"""A local Slack: a recording Web API double, a Socket Mode server, and runners that send what Slack
+sends, as signed HTTP requests or as Socket Mode envelopes."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import itertools
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession, WSMsgType, web
 from aiohttp.test_utils import TestServer
 
 from tests.redis_server import free_port
@@ -39,7 +41,28 @@ class SlackApi:
     posted: dict[str, list[str]] = field(default_factory=dict)
     """Texts of chat.postMessage by channel, for waiting on one runner under load."""
     server: TestServer | None = None
+    socket_url: str = ""
+    """What `apps.connections.open` hands out: the Socket Mode server's ws:// URL."""
+    connections: set[tuple[str, int]] = field(default_factory=set)
+    """The client ends of the connections Web API calls came in on (one session reuses them)."""
+    refused: list[Call] = field(default_factory=list)
+    """Calls answered with HTTP 429 (see `ratelimit`), not in `calls`."""
+    _limits: dict[str, int] = field(default_factory=dict)
+    _holds: dict[str, float] = field(default_factory=dict)
+    _refusals: dict[str, str] = field(default_factory=dict)
     _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def hold(self, method: str, seconds: float) -> None:
+        """Answer the next call of `method` only after `seconds` (a slow Slack)."""
+        self._holds[method] = seconds
+
+    def ratelimit(self, method: str, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` as Slack does when rate limited."""
+        self._limits[method] = self._limits.get(method, 0) + times
+
+    def refuse(self, method: str, error: str) -> None:
+        """Answer the next call of `method` with `{"ok": false, "error": error}` (HTTP 200)."""
+        self._refusals[method] = error
 
     async def start(self) -> str:
         app = web.Application()
@@ -71,10 +94,26 @@ class SlackApi:
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        if not request.headers.get("Authorization", "").startswith("Bearer xoxb-"):
+        token = "xapp-" if method == "apps.connections.open" else "xoxb-"
+        if not request.headers.get("Authorization", "").startswith(f"Bearer {token}"):
             return web.json_response({"ok": False, "error": "invalid_auth"})
         args = await self._args(request)
+        if request.transport is not None:
+            self.connections.add(request.transport.get_extra_info("peername")[:2])
+        if self._limits.get(method):
+            self._limits[method] -= 1
+            self.refused.append(Call(method, args))
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
+            )
+        if method in self._refusals:
+            self.refused.append(Call(method, args))
+            return web.json_response({"ok": False, "error": self._refusals.pop(method)})
         self.calls.append(Call(method, args))
+        if method in self._holds:
+            await asyncio.sleep(self._holds.pop(method))
+        if method == "apps.connections.open":
+            return web.json_response({"ok": True, "url": self.socket_url})
         if method == "chat.postMessage":
             self.posted.setdefault(str(args.get("channel")), []).append(str(args.get("text")))
         if method == "auth.test":
@@ -130,48 +169,46 @@ def sign(body: str, timestamp: int | None = None, secret: str = SECRET) -> dict[
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
 
 
-class SlackClient:
-    """Sends what Slack sends: slash commands, block actions and DM events, signed."""
+class Runner:
+    """One runner's actions as Slack delivers them; subclasses choose the transport."""
 
-    def __init__(self, url: str, api: SlackApi, user: str = "U0RUNNER") -> None:
-        self.url = url
+    def __init__(self, api: SlackApi, user: str = "U0RUNNER") -> None:
         self.api = api
         self.user = user
         self.counter = itertools.count(1)
 
-    async def post(
-        self, body: str, content_type: str, headers: dict[str, str] | None = None, **sign_args: Any
-    ) -> tuple[int, str]:
-        sent = {"Content-Type": content_type, **sign(body, **sign_args), **(headers or {})}
-        async with (
-            ClientSession() as session,
-            session.post(self.url, data=body.encode(), headers=sent) as answer,
-        ):
-            return answer.status, await answer.text()
-
-    async def command(self, text: str = "", channel: str = "C0GENERAL", **sign_args: Any) -> tuple[int, str]:
-        form = {
+    def command_payload(self, text: str, channel: str) -> dict[str, str]:
+        return {
             "token": "legacy", "team_id": TEAM, "team_domain": "club", "channel_id": channel,
-            "channel_name": "general", "user_id": self.user, "user_name": "runner", "command": "/knee",
-            "text": text, "api_app_id": "A0KNEE", "response_url": self.api.response_url,
-            "trigger_id": f"trigger.{next(self.counter)}",
+            "channel_name": "general" if channel.startswith("C") else "directmessage",
+            "user_id": self.user, "user_name": "runner", "command": "/knee", "text": text,
+            "api_app_id": "A0KNEE", "is_enterprise_install": "false",
+            "response_url": self.api.response_url, "trigger_id": f"trigger.{next(self.counter)}",
         }  # fmt: skip
-        return await self.post(urlencode(form), "application/x-www-form-urlencoded", **sign_args)
 
-    async def dm(self, text: str, event_id: str | None = None, retry: int | None = None) -> tuple[int, str]:
+    def dm_payload(
+        self, text: str, event_id: str | None = None, files: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         number = next(self.counter)
-        envelope = {
-            "token": "legacy", "team_id": TEAM, "api_app_id": "A0KNEE", "type": "event_callback",
-            "event_id": event_id or f"Ev{number:08d}", "event_time": int(time.time()),
-            "authorizations": [{"team_id": TEAM, "user_id": "UBOT", "is_bot": True}],
-            "event": {"type": "message", "channel_type": "im", "channel": f"D{self.user}", "user": self.user,
-                      "text": text, "ts": f"{time.time():.6f}", "team": TEAM},
+        stamp = f"{time.time():.6f}"
+        event: dict[str, Any] = {
+            "client_msg_id": str(uuid.uuid4()), "type": "message", "text": text, "user": self.user,
+            "ts": stamp, "team": TEAM, "channel": f"D{self.user}", "event_ts": stamp, "channel_type": "im",
         }  # fmt: skip
-        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
-        return await self.post(json.dumps(envelope), "application/json", headers)
+        if files is not None:  # how Slack sends a message with attachments: the text beside them
+            event.update(subtype="file_share", files=files, upload=False, display_as_bot=False)
+        return {
+            "token": "legacy", "team_id": TEAM, "api_app_id": "A0KNEE", "event": event,
+            "type": "event_callback", "event_id": event_id or f"Ev{number:08d}",
+            "event_time": int(time.time()),
+            "authorizations": [{"enterprise_id": None, "team_id": TEAM, "user_id": "UBOT", "is_bot": True,
+                                "is_enterprise_install": False}],
+            "is_ext_shared_channel": False, "event_context": f"4-message-{TEAM}-D{self.user}",
+        }  # fmt: skip
 
-    async def click(self, message: dict[str, Any], value: str | list[str]) -> tuple[int, str]:
-        """Click the button whose value is `value` on a posted message; a list ticks boxes then Done."""
+    def click_payload(self, message: dict[str, Any], value: str | list[str]) -> dict[str, Any]:
+        """A block_actions payload for clicking the button whose value is `value` on a posted
+        message; a list ticks those boxes, then clicks Done."""
         blocks = message["blocks"]
         state: dict[str, dict[str, Any]] = {}
         if isinstance(value, list):
@@ -185,19 +222,154 @@ class SlackClient:
             action, block_id = _find(blocks, lambda e: e["action_id"] == "knee_done")
         else:
             action, block_id = _find(blocks, lambda e: json.loads(e.get("value") or "{}").get("v") == value)
-        payload = {
-            "type": "block_actions", "user": {"id": self.user, "team_id": TEAM},
-            "team": {"id": TEAM, "domain": "club"},
-            "api_app_id": "A0KNEE", "token": "legacy", "trigger_id": f"trigger.{next(self.counter)}",
-            "container": {"type": "message", "message_ts": message["_ts"], "channel_id": message["channel"]},
-            "channel": {"id": message["channel"]},
-            "message": {"ts": message["_ts"], "text": message["text"], "blocks": blocks, "type": "message"},
-            "state": {"values": state},
+        return {
+            "type": "block_actions",
+            "user": {"id": self.user, "username": "runner", "name": "runner", "team_id": TEAM},
+            "api_app_id": "A0KNEE", "token": "legacy",
+            "container": {"type": "message", "message_ts": message["_ts"], "channel_id": message["channel"],
+                          "is_ephemeral": False},
+            "trigger_id": f"trigger.{next(self.counter)}", "team": {"id": TEAM, "domain": "club"},
+            "enterprise": None, "is_enterprise_install": False,
+            "channel": {"id": message["channel"], "name": "directmessage"},
+            "message": {"user": "UBOT", "type": "message", "ts": message["_ts"], "bot_id": "BBOT",
+                        "app_id": "A0KNEE", "text": message["text"], "team": TEAM, "blocks": blocks},
+            "state": {"values": state}, "response_url": self.api.response_url,
             "actions": [{**action, "block_id": block_id, "action_ts": f"{time.time():.6f}"}],
         }  # fmt: skip
+
+
+class SlackClient(Runner):
+    """Sends what Slack sends over HTTP: slash commands, block actions and DM events, signed."""
+
+    def __init__(self, url: str, api: SlackApi, user: str = "U0RUNNER") -> None:
+        super().__init__(api, user)
+        self.url = url
+
+    async def post(
+        self, body: str, content_type: str, headers: dict[str, str] | None = None, **sign_args: Any
+    ) -> tuple[int, str]:
+        sent = {"Content-Type": content_type, **sign(body, **sign_args), **(headers or {})}
+        async with (
+            ClientSession() as session,
+            session.post(self.url, data=body.encode(), headers=sent) as answer,
+        ):
+            return answer.status, await answer.text()
+
+    async def command(self, text: str = "", channel: str = "C0GENERAL", **sign_args: Any) -> tuple[int, str]:
+        form = self.command_payload(text, channel)
+        return await self.post(urlencode(form), "application/x-www-form-urlencoded", **sign_args)
+
+    async def dm(
+        self,
+        text: str,
+        event_id: str | None = None,
+        retry: int | None = None,
+        files: list[dict[str, Any]] | None = None,
+    ) -> tuple[int, str]:
+        envelope = self.dm_payload(text, event_id, files)
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+        return await self.post(json.dumps(envelope), "application/json", headers)
+
+    async def click(self, message: dict[str, Any], value: str | list[str]) -> tuple[int, str]:
+        payload = self.click_payload(message, value)
         return await self.post(
             urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
         )
+
+
+class SocketModeServer:
+    """Slack's Socket Mode end: hands out envelopes over a websocket and waits for their acks.
+
+    Shapes as slack_sdk's socket mode client reads them: a `hello` on connecting, then
+    `{"envelope_id", "type", "payload", "accepts_response_payload"}` for `slash_commands`,
+    `interactive` and `events_api` (with `retry_attempt`, `retry_reason`); the app acks with
+    `{"envelope_id", "payload"?}`.
+    """
+
+    def __init__(self) -> None:
+        self.server: TestServer | None = None
+        self.socket: web.WebSocketResponse | None = None
+        self.connections = 0
+        self.connected = asyncio.Event()
+        self.acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_get("/link/", self._link)
+        self.server = TestServer(app)
+        await self.server.start_server()
+        return str(self.server.make_url("/link/?ticket=t1&app_id=A0KNEE")).replace("http://", "ws://")
+
+    async def stop(self) -> None:
+        if self.socket is not None:
+            await self.socket.close()
+        if self.server is not None:
+            await self.server.close()
+
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()  # answers the client's pings with pongs
+        await socket.prepare(request)
+        self.socket = socket
+        self.connections += 1
+        await socket.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "debug_info": {
+                    "host": "applink-local",
+                    "build_number": 1,
+                    "approximate_connection_time": 18060,
+                },
+                "connection_info": {"app_id": "A0KNEE"},
+            }
+        )
+        self.connected.set()
+        async for message in socket:
+            if message.type == WSMsgType.TEXT:
+                ack = json.loads(message.data)
+                waiting = self.acks.pop(str(ack.get("envelope_id")), None)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(ack.get("payload") or {})
+        return socket
+
+    async def send(
+        self, kind: str, payload: dict[str, Any], accepts_response_payload: bool = False, budget: float = 3.0
+    ) -> dict[str, Any]:
+        """Deliver one envelope; the ack's payload, which must come within Slack's 3 seconds."""
+        await asyncio.wait_for(self.connected.wait(), 20)
+        assert self.socket is not None
+        envelope_id = str(uuid.uuid4())
+        envelope: dict[str, Any] = {
+            "envelope_id": envelope_id,
+            "payload": payload,
+            "type": kind,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        if kind == "events_api":
+            envelope.update(retry_attempt=0, retry_reason="")
+        self.acks[envelope_id] = asyncio.get_running_loop().create_future()
+        await self.socket.send_json(envelope)
+        try:
+            return await asyncio.wait_for(self.acks[envelope_id], budget)
+        except TimeoutError:
+            raise AssertionError(f"no ack for a {kind} envelope within {budget} s") from None
+
+
+class SocketRunner(Runner):
+    """A runner whose actions arrive as Socket Mode envelopes; each call returns the ack's payload."""
+
+    def __init__(self, socket: SocketModeServer, api: SlackApi, user: str = "U0RUNNER") -> None:
+        super().__init__(api, user)
+        self.socket = socket
+
+    async def command(self, text: str = "", channel: str = "C0GENERAL") -> dict[str, Any]:
+        return await self.socket.send("slash_commands", self.command_payload(text, channel), True)
+
+    async def dm(self, text: str, files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        return await self.socket.send("events_api", self.dm_payload(text, files=files))
+
+    async def click(self, message: dict[str, Any], value: str | list[str]) -> dict[str, Any]:
+        return await self.socket.send("interactive", self.click_payload(message, value))
 
 
 def _find(blocks: list[dict[str, Any]], wanted: Any) -> tuple[dict[str, Any], str]:

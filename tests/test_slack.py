@@ -199,8 +199,10 @@ async def test_help_forget_and_lookup_routing(slack: Slack) -> None:
     await slack.runner.command("")
     await slack.runner.click(await ask(slack, 1), "start")
     await ask(slack, 2)
-    _, body = await slack.runner.command("forget")
-    assert "deleted everything" in json.loads(body)["text"]
+    status, body = await slack.runner.command("forget")
+    assert (status, body) == (200, ""), "forget acks at once, before touching the store"
+    [said] = await slack.api.wait_for("response_url", 1)
+    assert "deleted everything" in said["text"]
     await slack.runner.command("")
     intro = await ask(slack, 3)
     assert [

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from adapters.slack import mrkdwn
+from bot.content import Content
 from tests.slack_double import SlackApi, SlackClient, spawn_worker
+from tests.slack_triage import whole_triage
+from tests.test_slack import ANSWERS, terminal_outcome
 from tests.transcript import kneebot_command
 
 
@@ -45,3 +52,24 @@ async def test_http_mode_serves_signed_requests_and_refuses_forged_ones(served: 
     assert status == 200
     [intro] = await served.api.wait_for("chat.postMessage", 1)
     assert "automated assistant" in intro["text"]
+
+
+async def test_a_whole_triage_through_the_http_process(tmp_path: Path, content: Content) -> None:
+    api = SlackApi()
+    api_url = await api.start()
+    log = tmp_path / "kneebot.log"
+    process, url = await spawn_worker(api_url, f"sqlite:///{tmp_path / 'kneebot.db'}", log)
+    try:
+        outcome = await whole_triage(SlackClient(url, api), content, ANSWERS)
+        assert outcome["text"] == mrkdwn(terminal_outcome(content, ANSWERS))
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await api.stop()
+    stderr = log.read_text()
+    assert "kneebot: Slack HTTP mode on http://127.0.0.1:" in stderr
+    assert "Traceback" not in stderr
+    assert "token will be unused" not in stderr
