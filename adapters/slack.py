@@ -22,7 +22,7 @@ import signal
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -56,6 +56,7 @@ COMMAND = "/knee"
 PICK = "knee_pick"  # a button: its value is {"f": fact or null, "v": value}
 MULTI = "knee_multi"  # checkbox toggles; read when Done is clicked
 DONE = "knee_done"  # Done under a multi-choice question: its value is the fact
+BACK = "knee_back"  # Back under a question: its value is the fact it was shown with
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -130,7 +131,7 @@ def _controls(question: Question) -> Iterator[Block]:
         done = ButtonElement(
             text=_plain(question.control("done") or "✓"), action_id=DONE, value=fact or "", style="primary"
         )
-        yield ActionsBlock(block_id=f"{block_id}:done", elements=[done])
+        yield ActionsBlock(block_id=f"{block_id}:done", elements=[done, *_back(question)])
         return
     buttons = [
         ButtonElement(
@@ -142,8 +143,17 @@ def _controls(question: Question) -> Iterator[Block]:
     ]
     for start in range(0, len(buttons), MAX_ACTIONS):
         yield ActionsBlock(block_id=f"{block_id}:{start}", elements=buttons[start : start + MAX_ACTIONS])
+    back = list(_back(question))
+    if back:
+        yield ActionsBlock(block_id=f"{block_id}:back", elements=back)
     if kind == "number":
         yield ContextBlock(elements=[MarkdownTextObject(text=f"✍️ {escape(question.control('type_below'))}")])
+
+
+def _back(question: Question) -> Iterator[ButtonElement]:
+    """A Back button, when there is an answer to take back."""
+    if question.fact and question.control("back"):
+        yield ButtonElement(text=_plain(question.control("back")), action_id=BACK, value=question.fact)
 
 
 def _key(context: AsyncBoltContext) -> ConversationKey:
@@ -401,6 +411,18 @@ class _Slack:
         label = ", ".join(t for _, t in chosen)
         self.tasks.start(self._answer(body, client, _key(context), action, fact, value, label))
 
+    async def back(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await ack()
+        fact = action.get("value") or None
+        self.tasks.start(self._answer(body, client, _key(context), action, fact, None, "", kind="back"))
+
     async def _answer(
         self,
         body: dict[str, Any],
@@ -410,12 +432,13 @@ class _Slack:
         fact: str | None,
         value: Answer | None,
         label: str,
+        kind: Literal["answer", "back"] = "answer",
     ) -> None:
         if await self.resend(client, key):
             return
         event_id = f"slack:act:{key.user}:{action.get('action_ts')}"
         locale = await self.user_locale(client, key.user)
-        event = Event("answer", _now(), id=event_id, value=value, fact=fact, locale=locale)
+        event = Event(kind, _now(), id=event_id, value=value, fact=fact, locale=locale)
         replies = await self.service.handle(key, event)
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
         if not channel:
@@ -499,6 +522,7 @@ def build_app(
     app.command(COMMAND)(slack.command)
     app.action(re.compile(rf"^{PICK}:\d+$"))(slack.pick)
     app.action(DONE)(slack.done)
+    app.action(BACK)(slack.back)
     app.event("message")(slack.message)
 
     @app.action(MULTI)

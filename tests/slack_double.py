@@ -208,7 +208,7 @@ class Runner:
 
     def click_payload(self, message: dict[str, Any], value: str | list[str]) -> dict[str, Any]:
         """A block_actions payload for clicking the button whose value is `value` on a posted
-        message; a list ticks those boxes, then clicks Done."""
+        message; a list ticks those boxes, then clicks Done; `BACK` clicks Back."""
         blocks = message["blocks"]
         state: dict[str, dict[str, Any]] = {}
         if isinstance(value, list):
@@ -220,8 +220,13 @@ class Runner:
                             element["action_id"]: {"type": "checkboxes", "selected_options": picked}
                         }
             action, block_id = _find(blocks, lambda e: e["action_id"] == "knee_done")
+        elif value == BACK:
+            action, block_id = _find(blocks, lambda e: e["action_id"] == "knee_back")
         else:
-            action, block_id = _find(blocks, lambda e: json.loads(e.get("value") or "{}").get("v") == value)
+            action, block_id = _find(
+                blocks,
+                lambda e: e["action_id"].startswith("knee_pick") and json.loads(e["value"]).get("v") == value,
+            )
         return {
             "type": "block_actions",
             "user": {"id": self.user, "username": "runner", "name": "runner", "team_id": TEAM},
@@ -370,6 +375,9 @@ class SocketRunner(Runner):
 
     async def click(self, message: dict[str, Any], value: str | list[str]) -> dict[str, Any]:
         return await self.socket.send("interactive", self.click_payload(message, value))
+
+
+BACK = "<back>"
 
 
 def _find(blocks: list[dict[str, Any]], wanted: Any) -> tuple[dict[str, Any], str]:

@@ -20,7 +20,7 @@ from bot.conversations import Conversations
 from bot.model import Choice, Event, Question, Reply
 from bot.stores import open_store
 from tests.conftest import CONSTANTS, NOW
-from tests.slack_double import SECRET, SlackApi, SlackClient, check_block_kit
+from tests.slack_double import BACK, SECRET, SlackApi, SlackClient, check_block_kit
 
 
 @dataclass
@@ -268,3 +268,30 @@ async def test_oversized_and_replayed_requests(slack: Slack) -> None:
     assert status == 200
     await slack.api.settle()
     assert len(slack.posts()) == 1, "a replayed command starts nothing twice"
+
+
+async def test_back_takes_the_last_answer_back(slack: Slack) -> None:
+    await slack.runner.command("check")
+    await slack.runner.click(await ask(slack, 1), "start")
+    first = await ask(slack, 2)
+    assert fact_of(first) == "red_flags"
+    assert "knee_back" not in json.dumps(first["blocks"]), "nothing to take back yet"
+    await slack.runner.click(first, ["none"])
+    onset = await ask(slack, 3)
+    await slack.runner.click(onset, "injury")
+    when = await ask(slack, 4)
+    back = [
+        e
+        for b in when["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "knee_back"
+    ]
+    assert [b["text"]["text"] for b in back] == ["Back"]
+    assert [b["value"] for b in back] == ["days_since_onset"]
+    await slack.runner.click(when, BACK)
+    again = await ask(slack, 5)
+    assert fact_of(again) == "onset"
+    assert again["text"].startswith("Okay, let's take that one again.")
+    await slack.runner.click(again, "gradual")
+    assert "When did it start?" in (await ask(slack, 6))["text"]
