@@ -66,8 +66,12 @@ def chat(
 ) -> None:
     """Chat with the bot in this terminal. Needs no tokens."""
     from adapters.terminal import run_chat
+    from bot.content import locales
 
-    service = _service(_setup())
+    settings = _setup()
+    if locale is not None and locale.replace("_", "-").split("-")[0].lower() not in locales():
+        raise _fail(f"--locale {locale!r} is not a language kneebot speaks ({', '.join(locales())})")
+    service = _service(settings)
 
     async def run() -> int:
         try:
@@ -219,7 +223,7 @@ def content_check(
     ] = None,
 ) -> None:
     """Validate the content: every file, fact, rule and template."""
-    from bot.content import default_content_dir, is_overlay, load_content, locales
+    from bot.content import default_content_dir, is_overlay, languages_of, load_content
     from bot.lint import lint, missing_translations
 
     settings = _setup()
@@ -228,18 +232,24 @@ def content_check(
     problems = lint(content) + missing_translations(
         folder if not is_overlay(folder) else default_content_dir()
     )
-    for code in locales()[1:]:
+    languages = languages_of(folder)
+    for code in languages[1:]:
         try:
             load_content(folder, settings.template_constants(), code)
         except ContentError as exc:
             problems.extend(exc.problems)
+    if settings.locale not in languages:
+        raise _fail(
+            f"KNEEBOT_LOCALE={settings.locale!r} asks for a language the content does not have "
+            f"(languages: {', '.join(languages)})"
+        )
     if problems:
         lines = "\n".join(f"  {problem}" for problem in problems)
         raise _fail(f"content loads, but {len(problems)} problem(s) need fixing:\n{lines}")
     typer.echo(
         f"content ok: {len(content.facts)} facts, {len(content.steps)} steps, "
         f"{len(content.rules)} rules, {len(content.advice)} advice sections, {len(content.topics)} topics "
-        f"(version {content.version})"
+        f"(version {content.version})\nlanguages: {', '.join(languages)}"
     )
 
 
