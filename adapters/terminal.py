@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -65,6 +66,8 @@ def _typed(line: str) -> Event:
 def _value(raw: Any) -> Answer | None:
     if isinstance(raw, bool) or raw is None:
         return None
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return None  # `1e999` reads as infinity: no answer anyone meant
     if isinstance(raw, str | int | float):
         return raw
     if isinstance(raw, list) and all(isinstance(item, str) for item in raw):

@@ -329,7 +329,17 @@ def _adds_to(total: float, value: float) -> bool:
 
 
 def _fmt(number: float) -> str:
+    number = max(-_HUGE, min(_HUGE, number))  # `thousand thousand ...` grows past any float
     return str(int(number)) if number == int(number) else str(number)
+
+
+_HUGE = 1e12
+
+
+def _float(token: str) -> float:
+    """A typed number, held within ±1e12: any number of digits stays finite, so it is re-asked
+    as out of range rather than overflowing."""
+    return max(-_HUGE, min(_HUGE, float(token)))
 
 
 def _is_num(token: str) -> bool:
@@ -340,7 +350,7 @@ def _score(tokens: list[str]) -> float | None:
     numbers: list[float] = []
     for index, token in enumerate(tokens):
         if _is_num(token):
-            numbers.append(float(token))
+            numbers.append(_float(token))
             after = tokens[index + 1 : index + 3]
             if after[:1] == ["/"] or after == ["out", "of"]:
                 break  # `6/10`, `6 out of 10`: the first number is the score
@@ -358,8 +368,8 @@ def _miles(tokens: list[str], language: Language, unit: str) -> float | None:
     numbers = [i for i, t in enumerate(tokens) if _is_num(t)]
     if not numbers:
         return None
-    index = max(numbers[:2], key=lambda i: float(tokens[i])) if _is_range(tokens) else numbers[0]
-    value = float(tokens[index])
+    index = max(numbers[:2], key=lambda i: _float(tokens[i])) if _is_range(tokens) else numbers[0]
+    value = _float(tokens[index])
     following = tokens[index + 1 : index + 4]
     for word in following:
         if word in language.distance_units:
@@ -387,14 +397,14 @@ def _days(tokens: list[str], text: str, language: Language, now: datetime, *, ah
     for i in numbers:
         unit = next((t for t in tokens[i + 1 : i + 4] if t in language.duration_units), None)
         if unit is not None:
-            total += float(tokens[i]) * language.duration_units[unit]
+            total += _float(tokens[i]) * language.duration_units[unit]
             seen_unit = True
             if _is_range(tokens[i:]):
                 break  # `3-4 weeks`: the lower end, so a recent injury never reads as old
     if seen_unit:
         return float(round(total))
     if numbers:
-        return float(round(float(tokens[numbers[0]])))
+        return float(round(_float(tokens[numbers[0]])))
     for index, token in enumerate(tokens):
         if token in language.duration_units and index and tokens[index - 1] in ("last", "past", "next"):
             return float(language.duration_units[token])
