@@ -26,9 +26,27 @@ app = typer.Typer(
     help="A knee-pain triage assistant for running clubs.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 content_app = typer.Typer(help="Check the triage content.", no_args_is_help=True)
 app.add_typer(content_app, name="content")
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"kneebot {version('kneebot')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", help="Show the version and exit.", callback=_version, is_eager=True)
+    ] = False,
+) -> None:
+    """A knee-pain triage assistant for running clubs."""
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -102,10 +120,26 @@ def _service(settings: Settings) -> Conversations:
     except ContentError as exc:
         raise _fail(str(exc)) from None
     try:
-        store = open_store(settings.store)
+        _check_store(settings.store)
+        store = open_store(settings.store, sweep_every=settings.sweep_minutes * 60)
     except KneebotError as exc:
         raise _fail(str(exc)) from None
     return Conversations(content, store, timedelta(hours=settings.retention_hours))
+
+
+def _check_store(url: str) -> None:
+    """Fail fast, before serving anyone: the store opened and written (SQLite) or pinged with
+    its auth (Redis). The probe has its own client, as the serving one belongs to another loop."""
+    from bot.stores import open_store
+
+    async def probe() -> None:
+        store = open_store(url)
+        try:
+            await store.check()
+        finally:
+            await store.close()
+
+    asyncio.run(probe())
 
 
 @app.command()
@@ -270,4 +304,22 @@ def content_graph(
 
 
 def main() -> None:
-    app()
+    """Every error is one line on stderr and a non-zero exit, never a traceback."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # a usage error: unknown option, bad value
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `kneebot`: the help, as Typer shows it
+            typer.echo(exc.format_message(), err=True)
+        else:
+            typer.echo(f"kneebot: {_one_line(exc.format_message())}", err=True)
+        code = getattr(exc, "exit_code", 2)
+    except (typer.Abort, KeyboardInterrupt):
+        code = 130
+    except Exception as exc:  # a port in use, a port out of range, anything unforeseen
+        typer.echo(f"kneebot: {_one_line(str(exc)) or type(exc).__name__}", err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
