@@ -59,9 +59,11 @@ def _setup() -> Settings:
         settings = load_settings()
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    from bot.logformat import formatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(settings.log_format))
+    logging.basicConfig(level=settings.log_level, handlers=[handler])
     return settings
 
 
