@@ -144,6 +144,7 @@ class MessagesFile(_Spec):
     unreadable: str
     stale_answer: str
     goodbye: str
+    goodbye_nothing_kept: str
     store_down: str
     error: str
     moved_to_dm: str
