@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Callable
 from importlib.metadata import version
@@ -46,3 +47,18 @@ def test_a_bad_log_format_is_named() -> None:
     done = run("chat", "--json", env={"KNEEBOT_LOG_FORMAT": "xml"})
     assert done.returncode == 2
     assert done.stderr.startswith("kneebot: bad setting: KNEEBOT_LOG_FORMAT='xml'")
+
+
+def test_every_sentence_of_the_privacy_section_names_a_test_that_exists() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Privacy\n", 1)[1].split("\n## ", 1)[0]
+    tests = "".join(path.read_text() for path in (ROOT / "tests").glob("test_*.py"))
+    body = section.split("\n\n", 1)[1]  # after the line that says so
+    sentences = [s for s in re.split(r"(?<=[.\]])\s+(?=[A-Z*])", " ".join(body.split())) if s]
+    for sentence in sentences:
+        if sentence.startswith("**") and sentence.endswith(".**"):
+            continue  # a paragraph's heading
+        named = re.findall(r"`(test_\w+)`", sentence)
+        assert named, f"no test named for: {sentence}"
+        for name in named:
+            assert f"def {name}(" in tests, f"{name} does not exist"

@@ -280,3 +280,18 @@ def test_a_port_that_cannot_be_served_is_one_line(port: str) -> None:
 )
 def test_usage_errors_are_one_line(args: list[str], said: str) -> None:
     _one_line_failure(run(*args), said)
+
+
+async def test_event_ids_are_kept_for_an_hour(content: Content) -> None:
+    now = [1000.0]
+    store = open_store("memory://", clock=lambda: now[0])
+    service = Conversations(content, store, retention=timedelta(hours=24))
+    runner = ConversationKey("slack", "T1", USER)
+    await service.handle(runner, Event("answer", NOW, value="start"))
+    click = Event("answer", NOW, id=f"slack:act:{USER}:1.1", value=["none"], fact="red_flags")
+    assert await service.handle(runner, click)
+    now[0] += 3599
+    assert await service.handle(runner, click) == [], "a repeat within the hour is dropped"
+    now[0] += 2
+    assert await store.sweep() == 1, "after an hour the id is gone"
+    await store.close()

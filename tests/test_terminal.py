@@ -83,9 +83,12 @@ class Terminal:
 
 @pytest.fixture
 def terminal(tmp_path: Path) -> Iterator[Terminal]:
-    started = Terminal({"KNEEBOT_STORE": f"sqlite:///{tmp_path / 'kneebot.db'}"})
+    home = tmp_path / "home"
+    home.mkdir()
+    started = Terminal({"KNEEBOT_STORE": f"sqlite:///{tmp_path / 'kneebot.db'}", "HOME": str(home)})
     yield started
     started.close()
+    assert list(home.iterdir()) == [], "no history file: what a runner typed is not kept on disk"
 
 
 def test_ctrl_c_at_a_question_leaves_at_once_and_keeps_the_answers(
