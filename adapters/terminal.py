@@ -7,10 +7,13 @@ JSON lines mode (the transcript protocol of design.md): one JSON object per line
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import json
+import math
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TextIO
@@ -65,6 +68,8 @@ def _typed(line: str) -> Event:
 def _value(raw: Any) -> Answer | None:
     if isinstance(raw, bool) or raw is None:
         return None
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return None  # `1e999` reads as infinity: no answer anyone meant
     if isinstance(raw, str | int | float):
         return raw
     if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
@@ -96,14 +101,36 @@ async def run_chat(
 ) -> int:
     """Chat on stdin/stdout until end of input (or `quit` for people)."""
     key = ConversationKey("terminal", "local", user or getpass.getuser())
-    show: Callable[[Reply], None] = _JsonOut(sys.stdout).show if json_mode else _RichOut().show
+    if json_mode:
+        return await _chat(service, key, locale, _JsonOut(sys.stdout).show, _read_json_line)
+    _line_editing()
+    # asyncio's own Ctrl-C handler only cancels the task, which a blocking read never notices:
+    # Python's default handler interrupts the read (or the printing) at once.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return await _chat(service, key, locale, _RichOut().show, _ask_person)
+    except KeyboardInterrupt:
+        _RichOut().note(await _goodbye(service, key, locale))
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+async def _chat(
+    service: Conversations,
+    key: ConversationKey,
+    locale: str | None,
+    show: Callable[[Reply], None],
+    read: Callable[[], Awaitable[str | None]],
+) -> int:
+    json_mode = read is _read_json_line
     for reply in await service.handle(key, Event("start", _now(), locale=locale)):
         show(reply)
     while True:
-        line = await asyncio.to_thread(_read_line, json_mode)
+        line = await read()
         if line is None or (not json_mode and line.strip().lower() in _QUIT):
             if not json_mode:
-                _RichOut().note(service.message("goodbye", locale=locale))
+                _RichOut().note(await _goodbye(service, key, locale))
             return 0
         if not line.strip():
             continue
@@ -113,14 +140,33 @@ async def run_chat(
             show(reply)
 
 
-def _read_line(json_mode: bool) -> str | None:
-    if json_mode:
-        line = sys.stdin.readline()
-        return line if line else None
+async def _goodbye(service: Conversations, key: ConversationKey, locale: str | None) -> str:
+    """Says answers are kept only when they are (not after `forget`, nor before a first answer)."""
+    try:
+        kept = await service.store.get(str(key)) is not None
+    except Exception:
+        kept = True  # the store cannot say: promise nothing was deleted
+    return service.message("goodbye" if kept else "goodbye_nothing_kept", locale=locale)
+
+
+def _line_editing() -> None:
+    """Arrow keys, editing and this session's history (GNU readline where Python has it). No
+    history file is written: what a runner typed is never kept on disk."""
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401  (importing it is what turns line editing on for input())
+
+
+async def _ask_person() -> str | None:
+    """One line from a person, read on this thread so that Ctrl-C interrupts it at once."""
     try:
         return input("> ")
     except EOFError:
         return None
+
+
+async def _read_json_line() -> str | None:
+    line = await asyncio.to_thread(sys.stdin.readline)
+    return line if line else None
 
 
 class _JsonOut:

@@ -26,9 +26,27 @@ app = typer.Typer(
     help="A knee-pain triage assistant for running clubs.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 content_app = typer.Typer(help="Check the triage content.", no_args_is_help=True)
 app.add_typer(content_app, name="content")
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"kneebot {version('kneebot')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", help="Show the version and exit.", callback=_version, is_eager=True)
+    ] = False,
+) -> None:
+    """A knee-pain triage assistant for running clubs."""
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -41,9 +59,11 @@ def _setup() -> Settings:
         settings = load_settings()
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    from bot.logformat import formatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(settings.log_format))
+    logging.basicConfig(level=settings.log_level, handlers=[handler])
     return settings
 
 
@@ -66,8 +86,12 @@ def chat(
 ) -> None:
     """Chat with the bot in this terminal. Needs no tokens."""
     from adapters.terminal import run_chat
+    from bot.content import locales
 
-    service = _service(_setup())
+    settings = _setup()
+    if locale is not None and locale.replace("_", "-").split("-")[0].lower() not in locales():
+        raise _fail(f"--locale {locale!r} is not a language kneebot speaks ({', '.join(locales())})")
+    service = _service(settings)
 
     async def run() -> int:
         try:
@@ -98,10 +122,26 @@ def _service(settings: Settings) -> Conversations:
     except ContentError as exc:
         raise _fail(str(exc)) from None
     try:
-        store = open_store(settings.store)
+        _check_store(settings.store)
+        store = open_store(settings.store, sweep_every=settings.sweep_minutes * 60)
     except KneebotError as exc:
         raise _fail(str(exc)) from None
     return Conversations(content, store, timedelta(hours=settings.retention_hours))
+
+
+def _check_store(url: str) -> None:
+    """Fail fast, before serving anyone: the store opened and written (SQLite) or pinged with
+    its auth (Redis). The probe has its own client, as the serving one belongs to another loop."""
+    from bot.stores import open_store
+
+    async def probe() -> None:
+        store = open_store(url)
+        try:
+            await store.check()
+        finally:
+            await store.close()
+
+    asyncio.run(probe())
 
 
 @app.command()
@@ -259,7 +299,7 @@ def content_check(
     ] = None,
 ) -> None:
     """Validate the content: every file, fact, rule and template."""
-    from bot.content import default_content_dir, is_overlay, load_content, locales
+    from bot.content import default_content_dir, is_overlay, languages_of, load_content
     from bot.lint import lint, missing_translations, vocabulary
 
     settings = _setup()
@@ -269,20 +309,26 @@ def content_check(
         folder if not is_overlay(folder) else default_content_dir()
     )
     problems += vocabulary(content, directory or settings.content, "en")
-    for code in locales()[1:]:
+    languages = languages_of(folder)
+    for code in languages[1:]:
         try:
             translated = load_content(folder, settings.template_constants(), code)
         except ContentError as exc:
             problems.extend(exc.problems)
         else:
             problems += vocabulary(translated, directory or settings.content, code)
+    if settings.locale not in languages:
+        raise _fail(
+            f"KNEEBOT_LOCALE={settings.locale!r} asks for a language the content does not have "
+            f"(languages: {', '.join(languages)})"
+        )
     if problems:
         lines = "\n".join(f"  {problem}" for problem in problems)
         raise _fail(f"content loads, but {len(problems)} problem(s) need fixing:\n{lines}")
     typer.echo(
         f"content ok: {len(content.facts)} facts, {len(content.steps)} steps, "
         f"{len(content.rules)} rules, {len(content.advice)} advice sections, {len(content.topics)} topics "
-        f"(version {content.version})"
+        f"(version {content.version})\nlanguages: {', '.join(languages)}"
     )
 
 
@@ -345,4 +391,22 @@ def content_graph(
 
 
 def main() -> None:
-    app()
+    """Every error is one line on stderr and a non-zero exit, never a traceback."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # a usage error: unknown option, bad value
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `kneebot`: the help, as Typer shows it
+            typer.echo(exc.format_message(), err=True)
+        else:
+            typer.echo(f"kneebot: {_one_line(exc.format_message())}", err=True)
+        code = getattr(exc, "exit_code", 2)
+    except (typer.Abort, KeyboardInterrupt):
+        code = 130
+    except Exception as exc:  # a port in use, a port out of range, anything unforeseen
+        typer.echo(f"kneebot: {_one_line(str(exc)) or type(exc).__name__}", err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -30,10 +30,12 @@ class Settings(BaseSettings):
 
     store: str = Field(default_factory=_default_store)
     retention_hours: float = Field(default=24, gt=0, le=24 * 365)
+    sweep_minutes: float = Field(default=5, gt=0, le=24 * 60)
     content: Path | None = None
     emergency_number: str = Field(default="911 (US), 999 (UK) or 112 (EU)", min_length=1, max_length=120)
     distance_unit: Literal["miles", "km"] = "miles"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_format: Literal["text", "json"] = "text"
     locale: str = Field(default="en", pattern=r"^[a-z]{2}$")
 
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")

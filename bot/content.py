@@ -151,6 +151,7 @@ class MessagesFile(_Spec):
     unreadable: str
     stale_answer: str
     goodbye: str
+    goodbye_nothing_kept: str
     store_down: str
     error: str
     moved_to_dm: str
@@ -515,6 +516,21 @@ def locales() -> list[str]:
     builtin = default_content_dir()
     extra = sorted(d.name for d in builtin.iterdir() if d.is_dir() and (d / "messages.yaml").exists())
     return ["en", *extra]
+
+
+def languages_of(directory: Path | None) -> list[str]:
+    """The languages a content folder speaks: English, then each folder inside it holding content
+    files (an overlay also speaks the built-in languages)."""
+    chosen = directory or default_content_dir()
+    folders = [chosen] if not is_overlay(chosen) else [default_content_dir(), chosen]
+    found = {
+        sub.name
+        for folder in folders
+        if folder.is_dir()
+        for sub in folder.iterdir()
+        if sub.is_dir() and any((sub / name).exists() for name in FILES)
+    }
+    return ["en", *sorted(found - {"en"})]
 
 
 def _read(folders: list[Path], problems: _Problems) -> dict[str, tuple[Any, Lines, str]]:

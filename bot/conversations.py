@@ -45,7 +45,7 @@ class Conversations:
     async def handle(self, key: ConversationKey, event: Event) -> list[Reply]:
         """Apply one event to the runner's conversation and return what to send them."""
         try:
-            return await self._handle(str(key), event)
+            return await self._handle(key, event)
         except StoreError as exc:
             # The process keeps running; the store's client reconnects on the next event.
             _log.error("store failed (%s): %s", type(exc).__name__, exc)
@@ -81,9 +81,12 @@ class Conversations:
         return topic_names(self.content_for(locale))
 
     async def forget(self, key: ConversationKey) -> None:
-        await self.store.delete(str(key))
+        """Delete everything kept about this runner: their conversations in every workspace and
+        on every platform of the store, and every event id that names them."""
+        await self.store.forget_user(key.user)
 
-    async def _handle(self, key: str, event: Event) -> list[Reply]:
+    async def _handle(self, conversation: ConversationKey, event: Event) -> list[Reply]:
+        key = str(conversation)
         if event.id is not None:
             fresh = await self.store.first_sighting(event.id, _EVENT_MEMORY.total_seconds())
             if not fresh:
@@ -98,7 +101,7 @@ class Conversations:
             if not result.changed:
                 return list(result.replies)
             if result.state is None:
-                await self.store.delete(key)
+                await self.forget(conversation)
                 return list(result.replies)
             saved = result.state
             if saved.locale != content.locale:

@@ -43,7 +43,8 @@ def step(content: Content, state: State | None, event: Event) -> Step:
         paused = state is not None and state.paused and not state.finished
         command = _command(content, event.text, waiting, paused) or command
     if command == "forget":
-        return Step(None, (_start_prompt(content, _render(content, "forgotten")),), changed=state is not None)
+        # Always a change: even with no conversation left, event ids may still name the runner.
+        return Step(None, (_start_prompt(content, _render(content, "forgotten")),))
     if command == "restart":
         return _begin(content, event, _render(content, "restarted"))
     if command == "back":

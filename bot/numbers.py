@@ -41,6 +41,7 @@ def is_num(token: str) -> bool:
 
 
 def _fmt(number: float) -> str:
+    number = max(-1e12, min(1e12, number))  # `thousand thousand ...` grows past any float
     return str(int(number)) if number == int(number) else str(number)
 
 

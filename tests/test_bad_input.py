@@ -108,3 +108,23 @@ def test_after_the_outcome_the_runner_can_start_again(bot: Callable[..., Bot]) -
     assert turn[-1]["fact"] is None
     assert [c["value"] for c in turn[-1]["choices"]] == ["start"]
     assert runner.send({"value": "start"})[-1]["fact"] == "red_flags"
+
+
+HUGE = "9" * 309  # past the largest float: `float()` gives infinity
+
+
+@pytest.mark.parametrize("fact", ["days_since_onset", "age", "pain_severity"])
+def test_numbers_of_any_length_are_reasked(bot: Callable[..., Bot], fact: str) -> None:
+    runner = bot()
+    _at(runner, fact)
+    said = [HUGE, f"-{HUGE}", f"{HUGE} weeks", f"{HUGE}.5 days", " ".join(["thousand"] * 120) + " days"]
+    for text in said:
+        turn = runner.send({"text": text})
+        assert turn[-1]["fact"] == fact, f"{text[:20]!r} moved the conversation on"
+        assert "went wrong" not in turn[-1]["text"], f"{text[:20]!r} raised"
+    for line in (f'{{"value": {HUGE}}}', '{"value": 1e999}', '{"value": -1e999}', '{"value": NaN}'):
+        turn = runner.send(line)
+        assert turn[-1]["fact"] == fact, f"{line[:20]!r} moved the conversation on"
+        assert "went wrong" not in turn[-1]["text"], f"{line[:20]!r} raised"
+    assert runner.close() == 0
+    assert "Traceback" not in runner.stderr()

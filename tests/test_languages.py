@@ -41,3 +41,25 @@ def test_content_check_reports_text_missing_from_a_language(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "no 'es' text for facts.onset.hint" in result.stderr
     assert f"{copy / 'es' / 'facts.yaml'}:" in result.stderr
+
+
+def test_content_check_names_the_languages_and_fails_without_the_one_asked_for(tmp_path: Path) -> None:
+    ok = run("content", "check")
+    assert ok.returncode == 0, ok.stderr
+    assert "languages: en, es" in ok.stdout
+    english_only = tmp_path / "content"
+    shutil.copytree(default_content_dir(), english_only, ignore=shutil.ignore_patterns("es"))
+    alone = run("content", "check", str(english_only))
+    assert alone.returncode == 0, alone.stderr
+    assert "languages: en\n" in alone.stdout
+    missing = run("content", "check", str(english_only), env={"KNEEBOT_LOCALE": "es"})
+    assert missing.returncode == 2
+    assert missing.stderr == (
+        "kneebot: KNEEBOT_LOCALE='es' asks for a language the content does not have (languages: en)\n"
+    )
+
+
+def test_a_language_kneebot_lacks_is_refused_at_chat_start() -> None:
+    refused = run("chat", "--json", "--locale", "fr")
+    assert refused.returncode == 2
+    assert refused.stderr == "kneebot: --locale 'fr' is not a language kneebot speaks (en, es)\n"

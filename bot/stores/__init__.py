@@ -7,16 +7,21 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 
-__all__ = ["Clock", "Store", "Stored", "open_store"]
+__all__ = ["Clock", "Store", "Stored", "Sweeper", "names_user", "open_store"]
 
 Clock = Callable[[], float]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,31 +46,82 @@ class Store(Protocol):
         """Remove the conversation under `key` at once (forget)."""
 
     async def forget_user(self, user: str) -> int:
-        """Remove every conversation of this user id, on any platform and workspace."""
+        """Remove every conversation of this user id, on any platform and workspace, and every
+        event id that names them (`slack:act:<user>:...`). Returns how many conversations went."""
 
     async def first_sighting(self, event_id: str, ttl: float) -> bool:
         """Record an event id; True the first time it is seen within `ttl` seconds."""
 
+    async def sweep(self) -> int:
+        """Delete expired conversations and event ids now; returns how many rows went."""
+
+    async def check(self) -> None:
+        """Raise StoreError unless the store can be reached and written (start-up's check)."""
+
     async def close(self) -> None: ...
 
 
-def open_store(url: str, clock: Clock | None = None) -> Store:
-    """A store for a URL. Raises ConfigError for a URL no backend understands."""
+def names_user(event_id: str, user: str) -> bool:
+    """Whether an event id names this user as one of its `:`-separated parts."""
+    return f":{user}:" in f":{event_id}:"
+
+
+class Sweeper:
+    """A daemon thread that calls `work` every `every` seconds until stopped: retention kept by
+    time, whether or not the bot is busy. `work` must be safe to call from another thread."""
+
+    def __init__(self, every: float, work: Callable[[], object]) -> None:
+        self._every = every
+        self._work = work
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kneebot-sweep", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self._work()
+            except Exception as exc:
+                _log.warning("the retention sweep failed (%s); trying again later", type(exc).__name__)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            return url.replace(f":{parts.password}@", ":***@", 1)
+    except ValueError:
+        pass
+    return url
+
+
+def open_store(url: str, clock: Clock | None = None, *, sweep_every: float | None = None) -> Store:
+    """A store for a URL. Raises ConfigError for a URL no backend understands. With `sweep_every`
+    (seconds), expired rows are deleted on that timer (Redis expires them by itself)."""
     if url == "memory://" or url.startswith("memory://"):
         from bot.stores.memory import MemoryStore
 
-        return MemoryStore(clock=clock)
+        return MemoryStore(clock=clock, sweep_every=sweep_every)
     if url.startswith("sqlite:///"):
         from bot.stores.sqlite import SQLiteStore
 
         path = url[len("sqlite:///") :]
         if not path:
             raise ConfigError(f"KNEEBOT_STORE={url!r} names no file; try sqlite:////abs/path.db")
-        return SQLiteStore(Path(path).expanduser(), clock=clock)
+        return SQLiteStore(Path(path).expanduser(), clock=clock, sweep_every=sweep_every)
     if url.startswith(("redis://", "rediss://", "unix://")):
         from bot.stores.redis import RedisStore
 
-        return RedisStore(url)
+        try:
+            return RedisStore(url)
+        except ValueError as exc:
+            raise ConfigError(f"KNEEBOT_STORE={_shown(url)!r} cannot be used: {exc}") from None
     raise ConfigError(
         f"KNEEBOT_STORE={url!r} is not a store kneebot knows; "
         "use memory://, sqlite:///path/to/file.db or redis://host:6379/0"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 
-from bot.stores import Clock, Stored
+from bot.stores import Clock, Stored, Sweeper, names_user
 
 __all__ = ["MemoryStore"]
 
@@ -14,56 +15,87 @@ class MemoryStore:
     """Rows are kept in the order they were last written. Every row of a store is usually given
     the same time to live, so the oldest write is the first to expire: each write drops expired
     rows from the front, which costs nothing however many conversations are live. A row that
-    expires out of order is still never returned, and goes when it reaches the front."""
+    expires out of order is still never returned, and goes at the next sweep.
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    A lock guards the dicts, because the sweep timer runs on a thread of its own."""
+
+    def __init__(self, clock: Clock | None = None, sweep_every: float | None = None) -> None:
         self._clock = clock or time.time
         self._rows: OrderedDict[str, tuple[str, int, float]] = OrderedDict()
         self._events: OrderedDict[str, float] = OrderedDict()
         self._versions = 0
+        self._lock = threading.Lock()
+        self._sweeper = Sweeper(sweep_every, self._sweep) if sweep_every else None
 
     async def get(self, key: str) -> Stored | None:
-        row = self._rows.get(key)
+        with self._lock:
+            row = self._rows.get(key)
         if row is None or row[2] <= self._clock():
             return None
         return Stored(row[0], row[1])
 
     async def compare_and_set(self, key: str, expected: int | None, data: str, ttl: float) -> bool:
         now = self._clock()
-        row = self._rows.get(key)
-        current = row[1] if row is not None and row[2] > now else None
-        if current != expected:
-            return False
-        # Versions count across the store and never repeat, so a stale writer can never match.
-        self._versions += 1
-        self._rows[key] = (data, self._versions, now + ttl)
-        self._rows.move_to_end(key)
-        self._drop_expired(now)
+        with self._lock:
+            row = self._rows.get(key)
+            current = row[1] if row is not None and row[2] > now else None
+            if current != expected:
+                return False
+            # Versions count across the store and never repeat, so a stale writer can never match.
+            self._versions += 1
+            self._rows[key] = (data, self._versions, now + ttl)
+            self._rows.move_to_end(key)
+            self._drop_expired(now)
         return True
 
     async def delete(self, key: str) -> None:
-        self._rows.pop(key, None)
+        with self._lock:
+            self._rows.pop(key, None)
 
     async def forget_user(self, user: str) -> int:
-        gone = [key for key in self._rows if key.rsplit(":", 1)[-1] == user]
-        for key in gone:
-            del self._rows[key]
+        with self._lock:
+            gone = [key for key in self._rows if key.split(":", 2)[-1] == user]
+            for key in gone:
+                del self._rows[key]
+            for event_id in [e for e in self._events if names_user(e, user)]:
+                del self._events[event_id]
         return len(gone)
 
     async def first_sighting(self, event_id: str, ttl: float) -> bool:
         now = self._clock()
-        expires = self._events.get(event_id)
-        if expires is not None and expires > now:
-            return False
-        self._events[event_id] = now + ttl
-        self._events.move_to_end(event_id)
-        while self._events and next(iter(self._events.values())) <= now:
-            self._events.popitem(last=False)
+        with self._lock:
+            expires = self._events.get(event_id)
+            if expires is not None and expires > now:
+                return False
+            self._events[event_id] = now + ttl
+            self._events.move_to_end(event_id)
+            while self._events and next(iter(self._events.values())) <= now:
+                self._events.popitem(last=False)
         return True
 
+    async def sweep(self) -> int:
+        return self._sweep()
+
+    def _sweep(self) -> int:
+        now = self._clock()
+        with self._lock:
+            rows = [key for key, row in self._rows.items() if row[2] <= now]
+            events = [key for key, expires in self._events.items() if expires <= now]
+            for key in rows:
+                del self._rows[key]
+            for key in events:
+                del self._events[key]
+        return len(rows) + len(events)
+
+    async def check(self) -> None:
+        return None
+
     async def close(self) -> None:
-        self._rows.clear()
-        self._events.clear()
+        if self._sweeper is not None:
+            self._sweeper.stop()
+        with self._lock:
+            self._rows.clear()
+            self._events.clear()
 
     def _drop_expired(self, now: float) -> None:
         while self._rows:

@@ -73,11 +73,28 @@ class RedisStore:
         await self._call("delete", self._redis.delete(_CONVERSATION + key))
 
     async def forget_user(self, user: str) -> int:
-        pattern = f"{_CONVERSATION}*:*:{_glob_escape(user)}"
+        escaped = _glob_escape(user)
+        try:
+            deleted = await self._delete_matching(f"{_CONVERSATION}*:*:{escaped}")
+            # De-duplication ids that name the user (`slack:act:<user>:<ts>`) go too.
+            await self._delete_matching(f"{_EVENT}*:{escaped}:*")
+            await self._delete_matching(f"{_EVENT}*:{escaped}")
+        except RedisError as exc:
+            raise StoreError(f"Redis store forget failed: {type(exc).__name__}: {exc}") from exc
+        return deleted
+
+    async def _delete_matching(self, pattern: str) -> int:
         deleted = 0
         async for found in self._redis.scan_iter(match=pattern, count=500):
-            deleted += await self._call("delete", self._redis.delete(found))
-        return deleted
+            deleted += await self._redis.delete(found)
+        return int(deleted)
+
+    async def sweep(self) -> int:
+        """Nothing to do: Redis deletes every key at its expiry by itself."""
+        return 0
+
+    async def check(self) -> None:
+        await self._call("ping", self._redis.ping())
 
     async def first_sighting(self, event_id: str, ttl: float) -> bool:
         set_ = self._redis.set(_EVENT + event_id, "1", nx=True, px=max(1, int(ttl * 1000)))

@@ -2,12 +2,20 @@
 
 SQLite calls run on one worker thread per store, so the event loop never waits on the disk or
 on another process holding the write lock.
+
+Private by construction: a folder the store creates is 0700 and the database, its `-wal` and
+`-shm` are 0600 (the umask is tightened before SQLite creates them, and SQLite gives its side
+files the database's own mode). `secure_delete` overwrites deleted rows, and the WAL is
+checkpointed and truncated after a forget and after a sweep, so deleted answers leave the disk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,11 +23,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.errors import StoreError
-from bot.stores import Clock, Stored
+from bot.stores import Clock, Stored, Sweeper
 
 __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -32,27 +42,69 @@ CREATE INDEX IF NOT EXISTS events_expires ON events (expires);
 _PURGE_EVERY = 256
 
 
+_PRIVATE_FILE = 0o600
+_PRIVATE_FOLDER = 0o700
+
+
 class SQLiteStore:
-    def __init__(self, path: Path, clock: Clock | None = None) -> None:
+    def __init__(self, path: Path, clock: Clock | None = None, sweep_every: float | None = None) -> None:
         self._path = path
         self._clock = clock or time.time
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kneebot-sqlite")
         self._db: sqlite3.Connection | None = None
         self._writes = 0
+        self._sweeper = Sweeper(sweep_every, self._sweep_from_timer) if sweep_every else None
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
             try:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self._path, timeout=5.0, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.executescript(_SCHEMA)
+                self._make_folder()
+                old = os.umask(0o077)  # the database and its side files are born private
+                try:
+                    db = sqlite3.connect(self._path, timeout=5.0, isolation_level=None)
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute("PRAGMA synchronous=NORMAL")
+                    db.execute("PRAGMA secure_delete=ON")
+                    db.executescript(_SCHEMA)
+                finally:
+                    os.umask(old)
+                self._tighten()
             except (OSError, sqlite3.Error) as exc:
                 raise StoreError(f"cannot open the SQLite store at {str(self._path)!r}: {exc}") from exc
             self._db = db
             self._purge(db)
+            self._checkpoint(db)
         return self._db
+
+    def _make_folder(self) -> None:
+        """A folder the store creates is 0700. A folder that already holds nothing but this
+        store's files (the default state folder of an older install) is tightened to 0700; any
+        other folder (the working folder, say) is left as it is."""
+        folder = self._path.parent
+        if not folder.exists():
+            folder.mkdir(parents=True, mode=_PRIVATE_FOLDER)
+            folder.chmod(_PRIVATE_FOLDER)
+            return
+        ours = all(child.name.startswith(self._path.name) for child in folder.iterdir())
+        found = folder.stat()
+        if ours and found.st_uid == os.getuid() and stat.S_IMODE(found.st_mode) != _PRIVATE_FOLDER:
+            folder.chmod(_PRIVATE_FOLDER)
+
+    def _tighten(self) -> None:
+        """A database made by an older install (0644) becomes 0600, and so do its side files."""
+        for suffix in ("", "-wal", "-shm"):
+            path = self._path.with_name(self._path.name + suffix)
+            try:
+                if stat.S_IMODE(path.stat().st_mode) & 0o077:
+                    path.chmod(_PRIVATE_FILE)
+            except FileNotFoundError:
+                continue
+
+    def _checkpoint(self, db: sqlite3.Connection) -> None:
+        """Copy the WAL into the database and truncate it, so deleted rows leave the WAL too.
+        Another process reading at that moment can keep frames from being copied; the next
+        checkpoint gets them."""
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -63,11 +115,35 @@ class SQLiteStore:
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
-    def _purge(self, db: sqlite3.Connection) -> None:
+    def _purge(self, db: sqlite3.Connection) -> int:
         """Expired conversations leave the file, not just the answers."""
         now = self._clock()
-        db.execute("DELETE FROM conversations WHERE expires <= ?", (now,))
-        db.execute("DELETE FROM events WHERE expires <= ?", (now,))
+        rows = db.execute("DELETE FROM conversations WHERE expires <= ?", (now,)).rowcount
+        return rows + db.execute("DELETE FROM events WHERE expires <= ?", (now,)).rowcount
+
+    def _sweep_now(self) -> int:
+        try:
+            db = self._connect()
+            swept = self._purge(db)
+            self._checkpoint(db)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store at {str(self._path)!r} failed: {exc}") from exc
+        return swept
+
+    def _sweep_from_timer(self) -> None:
+        swept = self._executor.submit(self._sweep_now).result()
+        if swept:
+            _log.info("retention sweep deleted %d expired rows", swept)
+
+    async def sweep(self) -> int:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._sweep_now)
+
+    async def check(self) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")  # the write lock: a read-only file fails here
+            db.execute("ROLLBACK")
+
+        await self._run(work)
 
     def _wrote(self, db: sqlite3.Connection) -> None:
         self._writes += 1
@@ -108,14 +184,27 @@ class SQLiteStore:
         return await self._run(work)
 
     async def delete(self, key: str) -> None:
-        await self._run(lambda db: db.execute("DELETE FROM conversations WHERE key = ?", (key,)))
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM conversations WHERE key = ?", (key,))
+            self._checkpoint(db)
+
+        await self._run(work)
 
     async def forget_user(self, user: str) -> int:
         def work(db: sqlite3.Connection) -> int:
-            cursor = db.execute(
-                "DELETE FROM conversations WHERE substr(key, -?) = ? AND key LIKE '%:%:%'",
-                (len(user) + 1, ":" + user),
-            )
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = db.execute(
+                    "DELETE FROM conversations WHERE substr(key, -?) = ? AND key LIKE '%:%:%'",
+                    (len(user) + 1, ":" + user),
+                )
+                # De-duplication ids that name the user (`slack:act:<user>:<ts>`) go too.
+                db.execute("DELETE FROM events WHERE instr(':' || id || ':', ?) > 0", (f":{user}:",))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._checkpoint(db)
             return cursor.rowcount
 
         return await self._run(work)
@@ -133,6 +222,9 @@ class SQLiteStore:
         return await self._run(work)
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.stop()
+
         def work(db: sqlite3.Connection) -> None:
             db.close()
 
