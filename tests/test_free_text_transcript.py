@@ -42,7 +42,7 @@ def test_unclear_words_get_a_helpful_reask(bot: Callable[..., Bot]) -> None:
     runner = bot()
     runner.read_turn()
     runner.send({"value": "start"})
-    message = runner.send({"text": "my knee is kind of wonky"})[-1]
+    message = runner.send({"text": "my knee is kind of meh"})[-1]
     assert message["fact"] == "red_flags"
     assert "like `1, 3`" in message["text"], "the re-ask says how to answer"
     runner.send({"value": ["none"]})
