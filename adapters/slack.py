@@ -44,6 +44,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.health import add_health_routes, health_server
 from bot.conversations import Conversations
 from bot.errors import ConfigError, KneebotError, StoreError
 from bot.model import Answer, ConversationKey, Event, Question, Reply
@@ -546,6 +547,7 @@ async def serve(
     api_url: str | None = None,
     host: str = "0.0.0.0",
     port: int = 3000,
+    health_port: int | None = None,
     ready: Callable[[str], None] = lambda _: None,
 ) -> None:
     """Run until SIGTERM or SIGINT: Socket Mode with an app token, else HTTP on host:port.
@@ -568,9 +570,10 @@ async def serve(
         )  # fmt: skip
         try:
             if app_token:
-                await _socket_mode(app, app_token, stop, ready)
+                async with health_server(service.store, host, health_port):
+                    await _socket_mode(app, app_token, stop, ready)
             else:
-                await _http(app, host, port, stop, ready)
+                await _http(app, service, host, port, stop, ready)
         finally:
             await tasks.drain()  # no new events now; let the replies under way go out
     finally:
@@ -605,11 +608,18 @@ async def _socket_mode(
 
 
 async def _http(
-    app: AsyncApp, host: str, port: int, stop: asyncio.Event, ready: Callable[[str], None]
+    app: AsyncApp,
+    service: Conversations,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
+    ready: Callable[[str], None],
 ) -> None:
     from aiohttp import web
 
-    runner = web.AppRunner(app.web_app(path="/slack/events", port=port))
+    served = app.web_app(path="/slack/events", port=port)
+    add_health_routes(served, service.store)
+    runner = web.AppRunner(served)
     await runner.setup()
     try:
         try:

@@ -174,6 +174,7 @@ def slack(
         api_url=settings.slack_api_url,
         host=host,
         port=port,
+        health_port=None if http else settings.health_port,
         ready=lambda what: typer.echo(f"kneebot: {what}", err=True),
     )
     try:
@@ -195,6 +196,7 @@ def discord(
     from discord import DiscordException
 
     from adapters.discord import KneeClient, KneeShardedClient
+    from adapters.health import health_server
 
     settings = _setup()
     try:
@@ -213,7 +215,7 @@ def discord(
         loop = asyncio.get_running_loop()
         try:
             # Leaving `async with` closes the gateway connection (code 1000) and the HTTP session.
-            async with client:
+            async with client, health_server(service.store, "0.0.0.0", settings.health_port):
                 connection = asyncio.ensure_future(client.start(token))
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     # Stop reading first, so the close is ours and not a reconnect's.
@@ -228,6 +230,8 @@ def discord(
         asyncio.run(run())
     except (DiscordException, aiohttp.ClientError, OSError) as exc:
         raise _fail(f"Discord: {_reason(exc)}", 1) from None
+    except KneebotError as exc:
+        raise _fail(str(exc), 1) from None
     typer.echo("kneebot: Discord connection closed", err=True)
 
 

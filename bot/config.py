@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     distance_unit: Literal["miles", "km"] = "miles"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_format: Literal["text", "json"] = "text"
+    health_port: int | None = Field(default=None, ge=1, le=65535)
+    """Where Socket Mode and Discord serve /healthz and /readyz (HTTP mode serves them anyway)."""
     locale: str = Field(default="en", pattern=r"^[a-z]{2}$")
 
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
