@@ -176,9 +176,13 @@ class RedisClusterServers:
         nodes = self.nodes()
         return next(port for port, node in nodes.items() if node["master_id"] == nodes[master]["node_id"])
 
+    def keys(self, port: int, pattern: str) -> list[str]:
+        """The keys matching `pattern` that this node holds."""
+        return list(self._ask(port, "KEYS", pattern))
+
     def holder(self, pattern: str) -> int:
         """The master holding the one key that matches `pattern`."""
-        held = [port for port in self.masters() if self._ask(port, "KEYS", pattern)]
+        held = [port for port in self.masters() if self.keys(port, pattern)]
         assert len(held) == 1, held
         return held[0]
 
