@@ -107,11 +107,14 @@ class RedisClusterServers:
 
     PASSWORD = "cluster-secret"
 
-    def __init__(self, folder: Path, masters: int = 3, replicas: int = 0) -> None:
+    def __init__(
+        self, folder: Path, masters: int = 3, replicas: int = 0, node_timeout_ms: int = 5000
+    ) -> None:
         self.binary = require_redis()
         self.cli = require_redis_cli()
         self.folder = folder
         self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
         self.ports = [free_cluster_port() for _ in range(masters * (1 + replicas))]
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
         self.killed: set[int] = set()
@@ -125,17 +128,21 @@ class RedisClusterServers:
         with redis.Redis(port=port, password=self.PASSWORD, decode_responses=True, socket_timeout=5) as node:
             return node.execute_command(*command)
 
+    def _launch(self, port: int) -> None:
+        """One node, its data and nodes.conf in its own folder, so a restart rejoins as itself."""
+        folder = self.folder / str(port)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.processes[port] = subprocess.Popen(
+            [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+             "--dir", str(folder), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+             "--cluster-node-timeout", str(self.node_timeout_ms), "--cluster-replica-no-failover", "yes",
+             "--requirepass", self.PASSWORD, "--masterauth", self.PASSWORD],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
     def start(self) -> None:
         for port in self.ports:
-            folder = self.folder / str(port)
-            folder.mkdir(parents=True, exist_ok=True)
-            self.processes[port] = subprocess.Popen(
-                [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(folder), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                 "--cluster-node-timeout", "5000", "--cluster-replica-no-failover", "yes",
-                 "--requirepass", self.PASSWORD, "--masterauth", self.PASSWORD],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+            self._launch(port)
         self._wait(
             lambda: all(self._ask(port, "PING") for port in self.ports), "a cluster node did not start"
         )
@@ -152,9 +159,17 @@ class RedisClusterServers:
     def wait_healthy(self) -> None:
         """Until every live node says cluster_state:ok and the masters are the ones expected."""
 
+        masters = len(self.ports) // (1 + self.replicas)
+
         def healthy() -> bool:
             states = {self._ask(port, "CLUSTER INFO")["cluster_state"] for port in self.live()}
-            return states == {"ok"} and len(self.masters()) == len(self.ports) // (1 + self.replicas)
+            flags = [set(node["flags"].split(",")) for node in self.nodes().values()]
+            replicas = [f for f in flags if "slave" in f and "fail" not in f]
+            return (
+                states == {"ok"}
+                and len(self.masters()) == masters
+                and len(replicas) >= len(self.live()) - masters
+            )
 
         self._wait(healthy, "the cluster did not become healthy")
 
@@ -170,7 +185,7 @@ class RedisClusterServers:
         """Live masters that serve slots."""
         live = set(self.live())
         return [port for port, node in self.nodes().items()
-                if port in live and "master" in node["flags"] and node["slots"]]  # fmt: skip
+                if port in live and "master" in node["flags"].split(",") and node["slots"]]  # fmt: skip
 
     def replica_of(self, master: int) -> int:
         nodes = self.nodes()
@@ -201,6 +216,21 @@ class RedisClusterServers:
         self.processes[port].kill()
         self.processes[port].wait()
 
+    def restart(self, port: int) -> None:
+        """Start a killed node again; it rejoins the cluster as the node it was."""
+        self.killed.discard(port)
+        self._launch(port)
+        self.wait_healthy()
+
+    def wait_down(self) -> None:
+        """Until the live nodes agree the cluster is down (a master failed with no replica)."""
+
+        def down() -> bool:
+            states = {self._ask(port, "CLUSTER INFO")["cluster_state"] for port in self.live()}
+            return states == {"fail"}
+
+        self._wait(down, "the cluster was never declared down")
+
     def promote(self, replica: int) -> None:
         """Fail over to `replica` whose master is down, as an operator (or a short node timeout) would."""
         self._ask(replica, "CLUSTER FAILOVER", "FORCE")
@@ -214,7 +244,7 @@ class RedisClusterServers:
     def stop(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:
-                process.terminate()
+                process.kill()  # nothing to keep, and a master would wait for its replicas
                 process.wait(timeout=10)
         self.processes.clear()
 

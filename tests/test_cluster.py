@@ -132,3 +132,32 @@ def test_a_master_dies_mid_triage_and_its_replica_carries_on(
     while message["outcome"] is None:
         message = runner.send({"value": answers[message["fact"]]})[-1]
     assert (message["outcome"]["level"], message["outcome"]["rule"]) == ("see_professional", "P9")
+
+
+async def test_a_cluster_that_is_down_is_a_store_that_is_down(tmp_path: Path, content: Content) -> None:
+    """CLUSTERDOWN from the masters still up (a master lost, no replica) reaches the runner as
+    *I can't reach my memory*, for every runner; when the master is back, everyone carries on."""
+    servers = RedisClusterServers(tmp_path, masters=3, node_timeout_ms=300)
+    servers.start()
+    store = open_store(servers.url)
+    service = Conversations(content, store, retention=timedelta(hours=1))
+    runners = [ConversationKey("slack", "T1", f"U{n}") for n in range(2)]
+    try:
+        for runner in runners:
+            await service.handle(runner, Event("answer", NOW, value="start"))
+        holders = [servers.holder(f"kneebot:conv:{runner}") for runner in runners]
+        assert holders[0] != holders[1], "the runners' conversations are on different masters"
+        lost = holders[0]
+        servers.kill(lost)
+        servers.wait_down()
+        for runner in runners:  # on the dead master or not
+            [reply] = await service.handle(runner, Event("answer", NOW, value=["none"]))
+            assert "can't reach my memory" in reply.text
+        servers.restart(lost)
+        for runner in runners:
+            [*_, reply] = await service.handle(runner, Event("answer", NOW, value=["none"]))
+            assert reply.question is not None
+            assert reply.question.fact == "onset", "what was saved before is intact"
+    finally:
+        await store.close()
+        servers.stop()
