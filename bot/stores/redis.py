@@ -10,8 +10,8 @@ command or script whose keys live in different hash slots, so every operation he
 exactly one key (the save script included: KEYS[1] only). Anything added later that must touch
 several keys in one command, script or transaction gives them one hash tag
 (`kneebot:<kind>:{<tag>}:...`, where only `<tag>` is hashed) so they share a slot; the store
-tests run on a real three-master cluster and fail with CROSSSLOT otherwise. Scans are the one
-whole-keyspace operation: the cluster client walks every master in turn.
+tests run on a real three-master cluster, where a cross-slot command is refused. Scans are the
+one whole-keyspace operation: the cluster client walks every master in turn.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ _EVENT = "kneebot:evt:"
 _FAILURES = (RedisError, RedisClusterException)
 _CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
+# One key, KEYS[1], so one slot: on a cluster the whole script runs on the master that owns it.
 _SAVE = """
 local current = redis.call('HGET', KEYS[1], 'v')
 if ARGV[1] == '' then
