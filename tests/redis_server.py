@@ -15,6 +15,10 @@ from typing import Any
 import pytest
 import redis
 
+# A self-signed certificate for 127.0.0.1 (valid until 2126), only for the tests' TLS cluster.
+TLS_CERT = Path(__file__).parent / "tls" / "cert.pem"
+TLS_KEY = Path(__file__).parent / "tls" / "key.pem"
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -108,8 +112,14 @@ class RedisClusterServers:
     PASSWORD = "cluster-secret"
 
     def __init__(
-        self, folder: Path, masters: int = 3, replicas: int = 0, node_timeout_ms: int = 5000
+        self,
+        folder: Path,
+        masters: int = 3,
+        replicas: int = 0,
+        node_timeout_ms: int = 5000,
+        tls: bool = False,
     ) -> None:
+        self.tls = tls
         self.binary = require_redis()
         self.cli = require_redis_cli()
         self.folder = folder
@@ -121,19 +131,35 @@ class RedisClusterServers:
 
     @property
     def url(self) -> str:
+        if self.tls:
+            return f"rediss+cluster://:{self.PASSWORD}@127.0.0.1:{self.ports[0]}?ssl_ca_certs={TLS_CERT}"
         return f"redis+cluster://:{self.PASSWORD}@127.0.0.1:{self.ports[0]}"
 
     def _ask(self, port: int, *command: str) -> Any:
         """One command to one node, as redis-cli would send it (no redirects followed)."""
-        with redis.Redis(port=port, password=self.PASSWORD, decode_responses=True, socket_timeout=5) as node:
+        tls: dict[str, Any] = {"ssl": True, "ssl_ca_certs": str(TLS_CERT)} if self.tls else {}
+        with redis.Redis(
+            host="127.0.0.1",
+            port=port,
+            password=self.PASSWORD,
+            decode_responses=True,
+            socket_timeout=5,
+            **tls,
+        ) as node:
             return node.execute_command(*command)
 
     def _launch(self, port: int) -> None:
         """One node, its data and nodes.conf in its own folder, so a restart rejoins as itself."""
         folder = self.folder / str(port)
         folder.mkdir(parents=True, exist_ok=True)
+        listen = ["--port", str(port)]
+        if self.tls:  # clients, the cluster bus and replication all over TLS
+            listen = ["--port", "0", "--tls-port", str(port), "--tls-cluster", "yes",
+                      "--tls-replication", "yes", "--tls-cert-file", str(TLS_CERT),
+                      "--tls-key-file", str(TLS_KEY), "--tls-ca-cert-file", str(TLS_CERT),
+                      "--tls-auth-clients", "no"]  # fmt: skip
         self.processes[port] = subprocess.Popen(
-            [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+            [self.binary, *listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
              "--dir", str(folder), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
              "--cluster-node-timeout", str(self.node_timeout_ms), "--cluster-replica-no-failover", "yes",
              "--requirepass", self.PASSWORD, "--masterauth", self.PASSWORD],
@@ -147,7 +173,8 @@ class RedisClusterServers:
             lambda: all(self._ask(port, "PING") for port in self.ports), "a cluster node did not start"
         )
         created = subprocess.run(
-            [self.cli, "-a", self.PASSWORD, "--no-auth-warning", "--cluster", "create",
+            [self.cli, *(["--tls", "--cacert", str(TLS_CERT)] if self.tls else []),
+             "-a", self.PASSWORD, "--no-auth-warning", "--cluster", "create",
              *(f"127.0.0.1:{port}" for port in self.ports), "--cluster-replicas", str(self.replicas),
              "--cluster-yes"],
             capture_output=True, text=True, timeout=60,

@@ -78,7 +78,7 @@ async def test_forget_finds_a_runner_on_every_master(cluster: RedisClusterServer
         await store.close()
 
 
-async def test_cluster_urls_carry_the_password_and_tls(cluster: RedisClusterServers) -> None:
+async def test_cluster_urls_carry_the_password_and_name_no_database(cluster: RedisClusterServers) -> None:
     with pytest.raises(ConfigError, match="KNEEBOT_STORE"):
         open_store(f"redis+cluster://127.0.0.1:{cluster.ports[0]}/2")  # a cluster has one database
     wrong = open_store(cluster.url.replace(cluster.PASSWORD, "wrong"))
@@ -158,6 +158,26 @@ async def test_a_cluster_that_is_down_is_a_store_that_is_down(tmp_path: Path, co
             [*_, reply] = await service.handle(runner, Event("answer", NOW, value=["none"]))
             assert reply.question is not None
             assert reply.question.fact == "onset", "what was saved before is intact"
+    finally:
+        await store.close()
+        servers.stop()
+
+
+async def test_a_tls_cluster(tmp_path: Path, content: Content) -> None:
+    """rediss+cluster://: clients, the cluster bus and replication all encrypted, the CA in the URL."""
+    servers = RedisClusterServers(tmp_path, tls=True)
+    servers.start()
+    store = open_store(servers.url)
+    service = Conversations(content, store, retention=timedelta(hours=1))
+    try:
+        for user in ("U0", "U1", "U2"):  # one on each master
+            await service.handle(ConversationKey("slack", "T1", user), Event("answer", NOW, value="start"))
+            [*_, reply] = await service.handle(
+                ConversationKey("slack", "T1", user), Event("answer", NOW, value=["none"])
+            )
+            assert reply.question is not None
+            assert reply.question.fact == "onset"
+        assert await store.forget_user("U1") == 1
     finally:
         await store.close()
         servers.stop()
