@@ -6,6 +6,8 @@ drive the real entry point, `kneebot chat --json`, with KNEEBOT_STORE=redis+clus
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +23,7 @@ from bot.stores import open_store
 from tests.conftest import NOW
 from tests.redis_server import RedisClusterServers
 from tests.test_transcripts import CASES, LEVELS
-from tests.transcript import Bot, triage
+from tests.transcript import Bot, kneebot_command, triage
 
 # One runner per level, the longest path among them (a race soon: every question is asked).
 RUNNERS = {rule: answers for rule, name, answers in CASES if name in ("55 plus", "race soon", "calm")}
@@ -71,7 +73,11 @@ async def test_forget_finds_a_runner_on_every_master(cluster: RedisClusterServer
         await service.handle(ConversationKey("slack", "T0", "U2"), Event("answer", NOW, value="start"))
         holders = {port for port in cluster.masters() if cluster.keys(port, "kneebot:conv:*:U1")}
         assert holders == set(cluster.masters()), "the runner's conversations are spread over every master"
-        assert await store.forget_user("U1") == len(workspaces)
+        # The operator's data-deletion command, a fresh process whose client knows no node yet.
+        forgot = await asyncio.create_subprocess_exec(
+            *kneebot_command(), "forget", "--user", "U1", env={**os.environ, "KNEEBOT_STORE": cluster.url}
+        )
+        assert await forgot.wait() == 0
         assert not any(cluster.keys(port, "kneebot:conv:*:U1") for port in cluster.masters())
         assert await store.get("slack:T0:U2") is not None, "only that runner is forgotten"
     finally:
