@@ -33,7 +33,7 @@ _CONVERSATION = "kneebot:conv:"
 _EVENT = "kneebot:evt:"
 
 # What the client raises when a server or the cluster cannot answer: a node down, a failover in
-# progress (MOVED past its redirect limit, CLUSTERDOWN, TRYAGAIN), a slot with no master yet.
+# progress (redirects that never settle, CLUSTERDOWN, TRYAGAIN), a slot with no master yet.
 _FAILURES = (RedisError, RedisClusterException)
 _CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
