@@ -167,6 +167,13 @@ class RedisClusterServers:
         )  # fmt: skip
 
     def start(self) -> None:
+        try:
+            self._form()
+        except BaseException:
+            self.stop()  # no node outlives a cluster that could not be formed
+            raise
+
+    def _form(self) -> None:
         for port in self.ports:
             self._launch(port)
         self._wait(
