@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.content import Content, default_content_dir, load_content
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisClusterServers, RedisServer
 from tests.transcript import Bot
 
 # Tuesday 24 November 2026, noon UTC: the fixed "now" of in-process tests.
@@ -54,3 +54,14 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """One three-master Redis Cluster for the session; the failover test forms its own."""
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

@@ -3,6 +3,7 @@
 - `memory://`: this process only; tests and the benchmark floor.
 - `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`: the embedded default.
 - `redis://host:6379/0`: shared by several bot processes.
+- `redis+cluster://host:6379`: the same over a Redis Cluster (any node as the seed).
 """
 
 from __future__ import annotations
@@ -115,6 +116,10 @@ def open_store(url: str, clock: Clock | None = None, *, sweep_every: float | Non
         if not path:
             raise ConfigError(f"KNEEBOT_STORE={url!r} names no file; try sqlite:////abs/path.db")
         return SQLiteStore(Path(path).expanduser(), clock=clock, sweep_every=sweep_every)
+    if url.startswith(("redis+cluster://", "rediss+cluster://")):
+        from bot.stores.redis import RedisStore
+
+        return RedisStore.cluster(url)
     if url.startswith(("redis://", "rediss://", "unix://")):
         from bot.stores.redis import RedisStore
 
@@ -123,6 +128,6 @@ def open_store(url: str, clock: Clock | None = None, *, sweep_every: float | Non
         except ValueError as exc:
             raise ConfigError(f"KNEEBOT_STORE={_shown(url)!r} cannot be used: {exc}") from None
     raise ConfigError(
-        f"KNEEBOT_STORE={url!r} is not a store kneebot knows; "
-        "use memory://, sqlite:///path/to/file.db or redis://host:6379/0"
+        f"KNEEBOT_STORE={_shown(url)!r} is not a store kneebot knows; "
+        "use memory://, sqlite:///path/to/file.db, redis://host:6379/0 or redis+cluster://host:6379"
     )

@@ -3,7 +3,15 @@
 A conversation is a hash (`v` version, `d` data) with native expiry. Saving is one Lua script,
 so compare-and-set is atomic. Versions come from the server clock in microseconds and only grow,
 so a writer holding a version from before an expiry can never match the next conversation.
-Every key is a single hash slot, so the store works on Redis Cluster too.
+
+Redis Cluster (`redis+cluster://`, `rediss+cluster://`) uses redis-py's cluster client, which
+follows MOVED/ASK redirects and re-reads the slot map after a failover. A cluster refuses any
+command or script whose keys live in different hash slots, so every operation here touches
+exactly one key (the save script included: KEYS[1] only). Anything added later that must touch
+several keys in one command, script or transaction gives them one hash tag
+(`kneebot:<kind>:{<tag>}:...`, where only `<tag>` is hashed) so they share a slot; the store
+tests run on a real three-master cluster, where a cross-slot command is refused. Scans are the
+one whole-keyspace operation: the cluster client walks every master in turn.
 """
 
 from __future__ import annotations
@@ -11,11 +19,12 @@ from __future__ import annotations
 from typing import Any
 
 import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
-from bot.errors import StoreError
+from bot.errors import ConfigError, StoreError
 from bot.stores import Stored
 
 __all__ = ["RedisStore"]
@@ -23,6 +32,12 @@ __all__ = ["RedisStore"]
 _CONVERSATION = "kneebot:conv:"
 _EVENT = "kneebot:evt:"
 
+# What the client raises when a server or the cluster cannot answer: a node down, a failover in
+# progress (redirects that never settle, CLUSTERDOWN, TRYAGAIN), a slot with no master yet.
+_FAILURES = (RedisError, RedisClusterException)
+_CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+# One key, KEYS[1], so one slot: on a cluster the whole script runs on the master that owns it.
 _SAVE = """
 local current = redis.call('HGET', KEYS[1], 'v')
 if ARGV[1] == '' then
@@ -40,9 +55,9 @@ return 1
 
 
 class RedisStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, client: Any = None) -> None:
         self._url = url
-        self._redis: Any = redis.Redis.from_url(
+        self._redis: Any = client or redis.Redis.from_url(
             url,
             decode_responses=True,
             socket_connect_timeout=1.0,
@@ -53,10 +68,31 @@ class RedisStore:
         )
         self._save = self._redis.register_script(_SAVE)
 
+    @classmethod
+    def cluster(cls, url: str) -> RedisStore:
+        """A store over Redis Cluster. `url` names any one node (`redis+cluster://user:pw@host:port`);
+        the client discovers the rest, and finds the new master of a slot after a failover."""
+        scheme, _, rest = url.partition("://")
+        try:
+            client = RedisCluster.from_url(
+                f"{_CLUSTER_SCHEMES[scheme]}://{rest}",
+                decode_responses=True,
+                socket_connect_timeout=1.0,
+                socket_timeout=2.0,
+                # A few quick tries, each re-reading the slot map, then the runner hears that the
+                # store is unreachable for a moment rather than waiting on a long failover.
+                retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=3),
+                health_check_interval=15,
+            )
+        except (KeyError, ValueError, TypeError, RedisClusterException) as exc:
+            # Never echo the URL: it may carry a password.
+            raise ConfigError(f"KNEEBOT_STORE names a Redis Cluster kneebot cannot use: {exc}") from exc
+        return cls(url, client)
+
     async def _call(self, what: str, call: Any) -> Any:
         try:
             return await call
-        except RedisError as exc:
+        except _FAILURES as exc:
             raise StoreError(f"Redis store {what} failed: {type(exc).__name__}: {exc}") from exc
 
     async def get(self, key: str) -> Stored | None:
@@ -79,14 +115,14 @@ class RedisStore:
             # De-duplication ids that name the user (`slack:act:<user>:<ts>`) go too.
             await self._delete_matching(f"{_EVENT}*:{escaped}:*")
             await self._delete_matching(f"{_EVENT}*:{escaped}")
-        except RedisError as exc:
+        except RedisError as exc:  # anything `_call` does not already turn into a StoreError
             raise StoreError(f"Redis store forget failed: {type(exc).__name__}: {exc}") from exc
         return deleted
 
     async def _delete_matching(self, pattern: str) -> int:
         deleted = 0
-        async for found in self._redis.scan_iter(match=pattern, count=500):
-            deleted += await self._redis.delete(found)
+        for found in await self._call("scan", self._keys(pattern)):
+            deleted += await self._call("delete", self._redis.delete(found))
         return int(deleted)
 
     async def sweep(self) -> int:
@@ -102,6 +138,11 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+    async def _keys(self, pattern: str) -> list[str]:
+        """Every key matching `pattern`. On a cluster, scan_iter scans each master in turn (each
+        holds its own slots; replicas only copy them), so no key is missed wherever it lives."""
+        return [found async for found in self._redis.scan_iter(match=pattern, count=500)]
 
 
 def _glob_escape(text: str) -> str:
