@@ -304,7 +304,7 @@ def content_check(
 ) -> None:
     """Validate the content: every file, fact, rule and template."""
     from bot.content import default_content_dir, is_overlay, languages_of, load_content
-    from bot.lint import lint, missing_translations, vocabulary
+    from bot.lint import lint, missing_translations, outcome_texts, vocabulary
 
     settings = _setup()
     content = _content(settings, directory)
@@ -312,7 +312,7 @@ def content_check(
     problems = lint(content) + missing_translations(
         folder if not is_overlay(folder) else default_content_dir()
     )
-    problems += vocabulary(content, directory or settings.content, "en")
+    problems += vocabulary(content, directory or settings.content, "en") + outcome_texts(content)
     languages = languages_of(folder)
     for code in languages[1:]:
         try:
@@ -321,6 +321,7 @@ def content_check(
             problems.extend(exc.problems)
         else:
             problems += vocabulary(translated, directory or settings.content, code)
+            problems += outcome_texts(translated)
     if settings.locale not in languages:
         raise _fail(
             f"KNEEBOT_LOCALE={settings.locale!r} asks for a language the content does not have "

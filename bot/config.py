@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     retention_hours: float = Field(default=24, gt=0, le=24 * 365)
     sweep_minutes: float = Field(default=5, gt=0, le=24 * 60)
     content: Path | None = None
-    emergency_number: str = Field(default="911 (US), 999 (UK) or 112 (EU)", min_length=1, max_length=120)
+    emergency_number: str | None = Field(default=None, min_length=1, max_length=120)
+    """How outcomes name the emergency number; unset, each language's own default text."""
     distance_unit: Literal["miles", "km"] = "miles"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_format: Literal["text", "json"] = "text"
@@ -71,7 +72,7 @@ class Settings(BaseSettings):
     def template_constants(self) -> dict[str, object]:
         """The settings content templates may use."""
         return {
-            "emergency_number": self.emergency_number,
+            **({"emergency_number": self.emergency_number} if self.emergency_number else {}),
             "retention_hours": int(self.retention_hours)
             if self.retention_hours == int(self.retention_hours)
             else self.retention_hours,

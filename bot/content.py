@@ -10,7 +10,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -123,19 +123,33 @@ class AdviceSpec(_Spec):
     title: str
     when: str
     text: str
+    """One line: the outcome shows the most important few in full and names the rest."""
+    priority: int = 50
+    topic: str | None = None
+    """The lookup topic that says more."""
 
 
 class OutcomesFile(_Spec):
     levels: dict[Level, LevelSpec]
+    budget: dict[Level, int] = {"urgent": 150, "see_professional": 250, "self_care": 250}
+    """The most words an outcome message may have, checked by `kneebot content check`."""
+    show: int = Field(default=4, ge=1, le=10)
+    """How many advice lines an outcome shows in full."""
     advice: tuple[AdviceSpec, ...]
+    more: str
+    """Names the topics of the advice not shown in full; sees `more`, a list of topic ids."""
     professional: str
     go_today: str
     disclaimer: str
     summary_title: str
     layout: str
+    answers: str
+    """The summary of answers for a professional, sent as its own message after the outcome."""
 
 
 class MessagesFile(_Spec):
+    emergency_number: str = Field(default="911 (US), 999 (UK) or 112 (EU)", min_length=1, max_length=120)
+    """How outcomes name the emergency number when neither the club nor the settings say."""
     intro: str
     start_label: str = Field(max_length=75)
     resume: str
@@ -328,10 +342,10 @@ SETTINGS_NAMES = frozenset(
     {"emergency_number", "retention_hours", "unit", "club_name", "booking_name", "booking_link"}
 )
 FACT_NAMES = frozenset(FACTS)
-ADVICE_NAMES = frozenset({"level"})
+ADVICE_NAMES = frozenset({"level", "rule"})
 LAYOUT_NAMES = ADVICE_NAMES | frozenset(
     {"level", "rule", "headline", "reason", "body", "advice", "professional", "go_today"}
-    | {"disclaimer", "summary_title", "summary"}
+    | {"disclaimer", "summary_title", "summary", "more", "more_line"}
 )
 TOPIC_NAMES = frozenset({"command"})
 TAPER_NAMES = TOPIC_NAMES | frozenset({"usual", "race", "days", "build", "weeks", "high"})
@@ -380,9 +394,11 @@ class Rule:
 @dataclass(frozen=True)
 class Advice:
     id: str
-    title: str
+    title: Template
     when: Condition
     text: Template
+    priority: int = 50
+    topic: str | None = None
 
 
 @dataclass(frozen=True)
@@ -409,6 +425,9 @@ class Content:
     taper_labels: Mapping[str, str]
     constants: Mapping[str, Any]
     locale: str = "en"
+    advice_shown: int = 4
+    budget: Mapping[str, int] = field(default_factory=dict)
+    """How many advice lines an outcome shows in full; the rest are named as topics."""
 
 
 def default_content_dir() -> Path:
@@ -650,6 +669,8 @@ def load_content(
         },
         **({"unit": club.unit} if club.unit else {}),
     }
+    if not constants.get("emergency_number"):
+        constants["emergency_number"] = parsed["messages.yaml"][0].emergency_number
     language_file: LanguageFile = parsed["language.yaml"][0]
     constants["unit_word"] = language_file.unit_names.get(constants.get("unit", "miles"), "miles")
     compiler = _Compiler(problems)
@@ -683,8 +704,9 @@ def load_content(
         at = line_of(lines, ("advice", index))
         when = compiler.condition(item.when, file, at, f"advice {item.id!r}", ADVICE_NAMES)
         text = compiler.template(item.text, file, at, f"advice {item.id!r}", ADVICE_NAMES)
-        if when and text:
-            advice.append(Advice(item.id, item.title, when, text))
+        title = compiler.template(item.title, file, at, f"advice {item.id!r} title", ADVICE_NAMES)
+        if when and text and title:
+            advice.append(Advice(item.id, title, when, text, item.priority, item.topic))
     for level in ("urgent", "see_professional", "self_care"):
         spec_ = outcomes.levels.get(level)
         if spec_ is None:
@@ -697,6 +719,10 @@ def load_content(
     for part in ("professional", "go_today", "disclaimer", "summary_title"):
         at = line_of(lines, (part,))
         keep(part, compiler.template(getattr(outcomes, part), file, at, part, ADVICE_NAMES))
+    at = line_of(lines, ("more",))
+    keep("more", compiler.template(outcomes.more, file, at, "more", ADVICE_NAMES | {"more"}))
+    at = line_of(lines, ("answers",))
+    keep("answers", compiler.template(outcomes.answers, file, at, "answers", LAYOUT_NAMES))
     at = line_of(lines, ("layout",))
     keep("layout", compiler.template(outcomes.layout, file, at, "layout", LAYOUT_NAMES))
     if "professional" not in names_in(outcomes.layout, expression=False):
@@ -759,6 +785,8 @@ def load_content(
         taper_labels=dict(topics_file.taper.labels),
         constants=constants,
         locale=locale,
+        advice_shown=outcomes.show,
+        budget=dict(outcomes.budget),
     )
     _log.info("content loaded from %s, version %s", directory, content.version)
     return content

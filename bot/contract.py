@@ -62,6 +62,7 @@ FACTS: dict[str, FactContract] = {
     "surface": FactContract("multi", ("road", "track", "trail", "banked", "treadmill")),
     "shoe_miles": FactContract("number", ("unsure",), 0, 5000),
     "days_to_race": FactContract("number", ("none",), 0, 3650),
+    "race_distance": FactContract("single", ("5k_10k", "half", "marathon", "other")),
     "weekly_miles": FactContract("number", ("unsure",), 0, 300),
 }
 

@@ -22,7 +22,7 @@ from bot.lookup import lookup
 from bot.model import Choice, Event, FactValue, Outcome, Question, Reply, State
 from bot.understand import Misunderstood, normalise, understand
 
-__all__ = ["Step", "context", "decide", "render_message", "step"]
+__all__ = ["Step", "context", "decide", "outcome", "render_message", "step"]
 
 _log = logging.getLogger(__name__)
 
@@ -271,13 +271,20 @@ def decide(content: Content, facts: Mapping[str, FactValue]) -> Rule:
 
 
 def _finish(content: Content, state: State, rule: Rule, context: dict[str, Any], before: str) -> Step:
+    """The outcome, as a runner reads it in a DM, then the answers summary as its own message.
+
+    The advice that applies is ranked by priority: the first few are shown in full, the rest named
+    as topics to look up; the outcome's `advice` lists every one.
+    """
     done = state.model_copy(update={"asking": None, "rule": rule.id, "paused": False})
-    context = {**context, "level": rule.level}
-    advice: tuple[str, ...] = ()
+    context = {**context, "level": rule.level, "rule": rule.id}
+    chosen: list[tuple[str, str, str | None]] = []
     if rule.level != "urgent":  # urgent care gets no exercise or training advice, whatever content says
-        advice = tuple(
-            f"**{item.title}**\n\n{item.text(context)}" for item in content.advice if item.when(context)
-        )
+        ranked = sorted((item for item in content.advice if item.when(context)), key=lambda a: -a.priority)
+        chosen = [(item.title(context).strip(), item.text(context).strip(), item.topic) for item in ranked]
+    shown = chosen[: content.advice_shown]
+    more = list(dict.fromkeys(f"`{topic}`" for _, _, topic in chosen[content.advice_shown :] if topic))
+    advice = tuple(f"**{title}:** {text}" for title, text, _ in chosen)
     summary = tuple(
         (content.facts[item.ask].summary, _display(content, item.ask, state.facts[item.ask], state.facts))
         for item in content.steps
@@ -287,11 +294,12 @@ def _finish(content: Content, state: State, rule: Rule, context: dict[str, Any],
     layout = {
         **context,
         **parts,
-        "rule": rule.id,
         "reason": rule.reason(context),
-        "advice": advice,
+        "advice": advice[: len(shown)],
+        "more": more,
+        "more_line": content.templates["more"]({**context, "more": more}) if more else "",
         "professional": content.templates["professional"](context),
-        "go_today": content.templates["go_today"](context),
+        "go_today": content.templates["go_today"](context).strip(),
         "disclaimer": content.templates["disclaimer"](context),
         "summary_title": content.templates["summary_title"](context),
         "summary": summary,
@@ -301,7 +309,16 @@ def _finish(content: Content, state: State, rule: Rule, context: dict[str, Any],
         text = f"{before}\n\n{text}"
     _log.info("triage outcome level=%s rule=%s", rule.level, rule.id)
     outcome = Outcome(rule.level, rule.id, advice, text, summary)
-    return Step(done, (Reply(text, outcome=outcome),))
+    replies = [Reply(text, outcome=outcome)]
+    if summary:
+        replies.append(Reply(content.templates["answers"](layout)))
+    return Step(done, tuple(replies))
+
+
+def outcome(content: Content, facts: Mapping[str, FactValue]) -> tuple[Reply, ...]:
+    """The outcome replies for a finished set of facts, as the triage would end with them."""
+    state = State(facts=dict(facts), content=content.version)
+    return _finish(content, state, decide(content, facts), _context(content, facts), "").replies
 
 
 def context(content: Content, facts: Mapping[str, FactValue]) -> dict[str, Any]:

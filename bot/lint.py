@@ -22,7 +22,7 @@ from bot.errors import ContentProblem
 from bot.expressions import UNKNOWN, Condition, Special, parse_condition
 from bot.yamlfile import line_of, load_yaml
 
-__all__ = ["can_hold", "lint", "missing_translations", "vocabulary"]
+__all__ = ["can_hold", "lint", "missing_translations", "outcome_texts", "vocabulary"]
 
 _LIMIT = 50_000
 
@@ -76,7 +76,9 @@ def _candidates(fact: str, numbers: set[Any]) -> Iterator[Any]:
         yield from (Special(word) for word in contract.values)
 
 
-_NOT_TEXT = frozenset({"value", "id", "ask", "when", "kind", "unit", "level", "note", "layout", "numbers"})
+_NOT_TEXT = frozenset(
+    {"value", "id", "ask", "when", "kind", "unit", "level", "note", "layout", "numbers", "topic", "priority"}
+)
 _NO_TEXT_FILES = ("language.yaml", "club.yaml", "flow.yaml")
 
 
@@ -183,3 +185,73 @@ def _facts_file(folder: Path | None, locale: str) -> tuple[str, dict[Any, int]]:
                 return str(path), {}
             return str(path), lines
     return "facts.yaml", {}
+
+
+def outcome_texts(content: Content, sample: int = 150) -> list[ContentProblem]:
+    """Every outcome a runner can reach, rendered through the engine from a generated sample of
+    answers (every rule's boundaries, every choice, the longest combinations): no message over its
+    level's word budget, none without the professional prompt or the not-a-diagnosis line, every
+    urgent one naming the emergency number exactly once and giving no exercise advice."""
+    import random
+
+    from bot.engine import outcome
+
+    file = "outcomes.yaml"
+    problems: list[ContentProblem] = []
+    seen: set[str] = set()
+    for facts in _sample_facts(content, random.Random(7), sample):
+        replies = outcome(content, facts)
+        first = replies[0]
+        assert first.outcome is not None
+        level = first.outcome.level
+        words = len(first.text.split())
+        budget = content.budget.get(level)
+        why: list[str] = []
+        if budget is not None and words > budget:
+            why.append(f"{words} words, over the {budget} for {level}")
+        if content.templates["disclaimer"]({**content.constants}) not in first.text:
+            why.append("no not-a-diagnosis line")
+        if level == "urgent":
+            count = first.text.count(str(content.constants.get("emergency_number")))
+            if count != 1:
+                why.append(f"the emergency number {count} times, not once")
+            if first.outcome.advice:
+                why.append("advice in an urgent outcome")
+        elif not first.outcome.text or "**" not in first.text:
+            why.append("no professional prompt")
+        for reason in why:
+            key = f"{first.outcome.rule}: {reason}"
+            if key not in seen:
+                seen.add(key)
+                shown = ", ".join(f"{k}={v}" for k, v in facts.items())
+                problems.append(ContentProblem(file, None, f"outcome {key} (for {shown})"[:400]))
+    return problems
+
+
+def _sample_facts(content: Content, draw: Any, count: int) -> Iterator[dict[str, Any]]:
+    """Answers to every question: random ones, and the longest (every change, every surface)."""
+    longest: dict[str, Any] = {
+        "red_flags": ["none"], "onset": "gradual", "days_since_onset": 50, "age": "55_plus",
+        "symptoms": ["none"], "pain_severity": 4, "improving": "yes", "pain_location": "outer",
+        "training_changes": [v for v in FACTS["training_changes"].values if v != "none"],
+        "surface": list(FACTS["surface"].values), "shoe_miles": 4999, "days_to_race": 20,
+        "race_distance": "marathon", "weekly_miles": 299,
+    }  # fmt: skip
+    yield longest
+    yield {**longest, "red_flags": ["deformity", "calf_swelling"], "age": "16_or_under"}
+    for _ in range(count):
+        facts: dict[str, Any] = {}
+        for name, contract in FACTS.items():
+            if contract.kind == "single":
+                facts[name] = draw.choice(contract.values)
+            elif contract.kind == "multi":
+                picked = [v for v in contract.values if draw.random() < 0.3 and v not in ("none", "unsure")]
+                facts[name] = picked or [draw.choice(contract.values)]
+            else:
+                numbers = [
+                    n
+                    for n in (contract.low, contract.high, 0, 7, 14, 21, 50, 300)
+                    if contract.low <= n <= contract.high
+                ]
+                facts[name] = draw.choice([*numbers, *contract.values])
+        yield facts
