@@ -25,6 +25,7 @@ ANSWERS: dict[str, Any] = {
     "surface": ["road", "trail"],
     "shoe_miles": 400,
     "days_to_race": 12,
+    "race_distance": "half",
     "weekly_miles": 40,
 }
 QUESTIONS = {fact: f"Question about {fact}?" for fact in ORDER}

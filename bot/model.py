@@ -97,7 +97,8 @@ class Outcome:
     advice: tuple[str, ...]
     """Advice sections, each a short markdown text starting with its bold title."""
     text: str
-    """The whole outcome: headline, what to do, advice, the professional prompt, the summary."""
+    """The outcome message: headline, why, what to do, the advice shown, the professional prompt.
+    The answers summary follows as a reply of its own."""
     summary: tuple[tuple[str, str], ...] = ()
 
 

@@ -42,7 +42,10 @@ async def whole_triage(runner: AnyRunner, content: Content, answers: dict[str, A
         else:
             assert fact_of(message) == fact
             await runner.click(message, answer)
-    outcome = await asked(api, already + len(answers) + 2)
+    # The outcome, then the answers summary as its own message.
+    summary = await asked(api, already + len(answers) + 3)
+    assert summary["text"].startswith("*Your answers*"), summary["text"]
+    outcome = api.made("chat.postMessage")[-2]
     for call in api.calls:
         if call.method in ("chat.postMessage", "chat.update"):
             check_block_kit(call.args)

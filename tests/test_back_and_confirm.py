@@ -70,7 +70,7 @@ def test_a_race_today_is_checked_before_it_is_taken(bot: Callable[..., Bot]) -> 
     assert "I read that as **today**" in check["text"]
     # `no` goes back to the question; a fresh answer is read afresh.
     assert runner.send({"text": "no"})[-1]["fact"] == "days_to_race"
-    assert runner.send({"text": "in 12 days"})[-1]["fact"] == "weekly_miles"
+    assert runner.send({"text": "in 12 days"})[-1]["fact"] == "race_distance"
 
 
 def test_confirming_takes_the_reading(bot: Callable[..., Bot]) -> None:

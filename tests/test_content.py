@@ -104,7 +104,7 @@ def test_template_using_an_undefined_variable(copy: Path) -> None:
 
 
 def test_template_syntax_error_points_at_the_line(copy: Path) -> None:
-    edit(copy, "outcomes.yaml", '{% if "speed" in training_changes %}', '{% if "speed" in training_changes %')
+    edit(copy, "outcomes.yaml", "{% if days_to_race <= 21 %}", "{% if days_to_race <= 21 %")
     assert any("outcomes.yaml:" in p and "template is not valid" in p for p in problems(copy))
 
 

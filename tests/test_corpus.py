@@ -164,7 +164,8 @@ DEFAULTS: dict[str, Any] = {
     "red_flags": ["none"], "onset": "gradual", "days_since_onset": 7, "age": "17_to_54",
     "immediate_swelling": "no", "ottawa_signs": "no", "child_hip_limp": "no", "symptoms": ["none"],
     "pain_severity": 3, "improving": "yes", "pain_location": "front", "training_changes": ["none"],
-    "surface": ["road"], "shoe_miles": 300, "days_to_race": "none", "weekly_miles": 20,
+    "surface": ["road"], "shoe_miles": 300, "days_to_race": "none", "race_distance": "half",
+    "weekly_miles": 20,
 }  # fmt: skip
 
 
@@ -188,7 +189,7 @@ def run_runner(content: Content, answers: dict[str, Any], draw: random.Random) -
     for _ in range(120):
         assert state is not None
         if state.finished:
-            outcome = result.replies[-1].outcome
+            outcome = next(reply.outcome for reply in result.replies if reply.outcome is not None)
             assert outcome is not None
             return outcome.level, typed_in
         fact = state.asking

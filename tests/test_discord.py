@@ -88,7 +88,9 @@ async def test_a_whole_triage_through_clicks_menus_and_modals(bot: Discord, cont
             await bot.gateway.type_number(message, answer)
         else:
             await bot.gateway.click(message, answer)
-    outcome = bot.last()
+    summary = bot.last()
+    assert summary["content"].startswith("**Your answers**"), "the answers follow as their own message"
+    outcome = bot.api.messages()[-2]
     text = "\n\n".join(e["description"] for e in outcome["embeds"])
     assert text == terminal_outcome(content, ANSWERS)
     assert outcome["embeds"][0]["color"] == 0xF2A900

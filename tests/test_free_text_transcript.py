@@ -23,7 +23,8 @@ def test_a_triage_in_plain_words(bot: Callable[..., Bot]) -> None:
         ("more miles and some hills", "surface"),
         ("mostly roads", "shoe_miles"),
         ("dunno", "days_to_race"),
-        ("in 12 days", "weekly_miles"),
+        ("in 12 days", "race_distance"),
+        ("a half", "weekly_miles"),
     ]
     for text, next_fact in said:
         message = runner.send({"text": text})[-1]
@@ -31,11 +32,12 @@ def test_a_triage_in_plain_words(bot: Callable[..., Bot]) -> None:
     outcome = runner.send({"text": "50k a week"})[-1]
     assert outcome["outcome"]["level"] == "see_professional"
     assert outcome["outcome"]["rule"] == "P4"  # 21 days, pain 6, not improving
-    text = outcome["text"]
-    assert "Got it: 31 miles a week." in text
+    assert "Got it: 31 miles a week." in outcome["text"]
+    summary = runner.received[-1]["text"]  # the answers follow the outcome as their own message
     for line in ("- Started: 21 days ago", "- Pain at its worst: 6/10", "- Next race: in 12 days"):
-        assert line in text
-    assert "- Usual weekly distance: 31 miles a week" in text
+        assert line in summary
+    assert "- Race distance: Half marathon" in summary
+    assert "- Usual weekly distance: 31 miles a week" in summary
 
 
 def test_unclear_words_get_a_helpful_reask(bot: Callable[..., Bot]) -> None:

@@ -21,16 +21,18 @@ def test_a_whole_check_in_spanish_words(bot: Callable[..., Bot]) -> None:
     assert spanish.read_turn()[-1]["text"].startswith("Hola, soy **kneebot**")
     said = ["vale, empezamos", "ninguna", "poco a poco", "hace 3 semanas", "tengo 34", "nada", "un 6",
             "no, sigue igual", "delante de la rótula", "más cuestas", "asfalto y caminos", "no sé",
-            "el 13 de diciembre"]  # fmt: skip
+            "el 13 de diciembre", "un maratón"]  # fmt: skip
     for text in said:
         message = spanish.send({"text": text})[-1]
         assert message["kind"] is not None, f"{text!r}: {message['text']}"
         assert not message["text"].startswith("Perdona"), f"{text!r} was not understood"
     outcome = spanish.send({"text": "40 km a la semana"})[-1]
     assert outcome["outcome"]["rule"] == "P4"
-    assert "Pide cita con un fisioterapeuta" in outcome["text"]
+    assert "Pide cita con fisioterapia, medicina deportiva o tu médico" in outcome["text"]
     assert "no es un diagnóstico" in outcome["text"]
-    assert "La semana anterior: unos" in outcome["text"]
+    assert "llama al 112 o el número de emergencias de tu país" in outcome["text"]
+    assert "911 (US)" not in outcome["text"], "no English default leaks into Spanish"
+    assert "Tus respuestas" in spanish.received[-1]["text"]
 
 
 def test_content_check_reports_text_missing_from_a_language(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def test_every_topic_ends_with_the_professional_prompt(content: Content) -> None
     for topic in content.topics:
         text = lookup(content, topic.id, "", now=NOW, command="/knee").text
         assert text.startswith(f"**{topic.title}**")
-        assert text.rstrip().endswith("tell you what's going on."), topic.id
+        assert text.rstrip().endswith("can examine your knee."), topic.id
         assert "physiotherapist, sports-medicine doctor or GP" in text
 
 

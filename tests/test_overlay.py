@@ -39,6 +39,7 @@ def test_a_club_yaml_is_all_an_overlay_needs(bot: Callable[..., Bot], club: Path
     runner.send({"value": "start"})
     outcome = runner.send({"value": ["locked"]})[-1]
     assert "call 000" in outcome["text"].lower()
+    outcome, _ = triage(bot(KNEEBOT_CONTENT=str(club)), {**CALM, "symptoms": ["swelling"]})
     assert "[Riverside Physio](https://physio.example/book)" in outcome["text"]
 
 

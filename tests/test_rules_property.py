@@ -60,6 +60,7 @@ RUNNERS = st.fixed_dictionaries(
         "surface": _multi(["road", "track", "trail", "banked", "treadmill"], none=False),
         "shoe_miles": st.one_of(st.just("unsure"), st.integers(0, 5000)),
         "days_to_race": st.one_of(st.just("none"), _near(14, 21, top=3650)),
+        "race_distance": st.sampled_from(["5k_10k", "half", "marathon", "other"]),
         "weekly_miles": st.one_of(st.just("unsure"), st.integers(0, 120)),
     }
 )
@@ -75,7 +76,7 @@ def asked_when(fact: str, known: dict[str, Any]) -> bool:
         return known.get("age") == "16_or_under"
     if fact == "improving":
         return known["days_since_onset"] >= 14
-    if fact == "weekly_miles":
+    if fact in ("race_distance", "weekly_miles"):
         return known["days_to_race"] != "none" and known["days_to_race"] <= 21
     return True
 
@@ -135,7 +136,7 @@ def professional(k: dict[str, Any]) -> str | None:
 ORDER = [
     "red_flags", "onset", "days_since_onset", "age", "immediate_swelling", "ottawa_signs", "child_hip_limp",
     "symptoms", "pain_severity", "improving", "pain_location", "training_changes", "surface", "shoe_miles",
-    "days_to_race", "weekly_miles",
+    "days_to_race", "race_distance", "weekly_miles",
 ]  # fmt: skip
 
 
@@ -156,7 +157,7 @@ def run_engine(content: Content, answers: dict[str, Any], as_text: bool = False)
     for _ in range(40):
         assert state is not None
         if state.finished:
-            outcome = result.replies[-1].outcome
+            outcome = next(reply.outcome for reply in result.replies if reply.outcome is not None)
             assert outcome is not None
             return outcome.level, outcome.rule
         fact = state.asking

@@ -86,6 +86,7 @@ ANSWERS: dict[str, Any] = {
     "surface": ["road", "trail"],
     "shoe_miles": "not sure",
     "days_to_race": "12",
+    "race_distance": "half",
     "weekly_miles": "40",
 }
 
@@ -113,7 +114,9 @@ async def test_a_whole_triage_by_clicks_and_typed_replies(slack: Slack, content:
         else:
             assert fact_of(message) == fact
             await slack.runner.click(message, answer)
-    outcome = await ask(slack, len(ANSWERS) + 2)
+    summary = await ask(slack, len(ANSWERS) + 3)
+    assert summary["text"].startswith("*Your answers*"), "the answers follow as their own message"
+    outcome = slack.api.made("chat.postMessage")[-2]
     # The same answers through the engine alone, as the terminal runs them.
     assert outcome["text"] == mrkdwn(terminal_outcome(content, ANSWERS))
     assert "*Book a physio, sports doctor or GP in the next few days.*" in outcome["text"]
@@ -135,8 +138,8 @@ def terminal_outcome(content: Content, answers: dict[str, Any]) -> str:
         )
         result = engine.step(content, state, event)
         state = result.state
-    assert result.replies[-1].outcome is not None
-    return result.replies[-1].text
+    [outcome] = [reply for reply in result.replies if reply.outcome is not None]
+    return outcome.text
 
 
 async def test_a_retried_event_changes_nothing(slack: Slack) -> None:

@@ -56,12 +56,20 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("P6", "young", {**CALM, "age": "16_or_under", "child_hip_limp": "no"}),
     ("P7", "tingling", {**CALM, "symptoms": ["tingling"]}),
     ("P8", "history", {**CALM, "symptoms": ["knee_history"]}),
-    ("P9", "race soon", {**CALM, "pain_severity": 5, "days_to_race": 14, "weekly_miles": 30}),
+    (
+        "P9",
+        "race soon",
+        {**CALM, "pain_severity": 5, "days_to_race": 14, "race_distance": "half", "weekly_miles": 30},
+    ),
     ("S1", "calm", CALM),
     ("S1", "improving", {**CALM, "days_since_onset": 40, "improving": "yes"}),
     ("S1", "barely sore", {**CALM, "days_since_onset": 30, "pain_severity": 1, "improving": "unsure"}),
     ("S1", "not worse yet", {**CALM, "days_since_onset": 20, "improving": "unsure"}),
-    ("S1", "race later", {**CALM, "pain_severity": 5, "days_to_race": 15, "weekly_miles": 30}),
+    (
+        "S1",
+        "race later",
+        {**CALM, "pain_severity": 5, "days_to_race": 15, "race_distance": "other", "weekly_miles": 30},
+    ),
 ]
 LEVELS = {"U": "urgent", "P": "see_professional", "S": "self_care"}
 TRAINING_WORDS = (
@@ -81,7 +89,8 @@ TRAINING_WORDS = (
     ("rule", "answers"), [(r, a) for r, _, a in CASES], ids=[f"{r}-{n}" for r, n, _ in CASES]
 )
 def test_each_rule_reaches_its_outcome(bot: Callable[..., Bot], rule: str, answers: dict[str, Any]) -> None:
-    message, asked = triage(bot(), answers)
+    runner = bot()
+    message, asked = triage(runner, answers)
     outcome = message["outcome"]
     assert (outcome["level"], outcome["rule"]) == (LEVELS[rule[0]], rule)
     assert asked[0] == "red_flags", "the red-flag screen comes first"
@@ -89,14 +98,22 @@ def test_each_rule_reaches_its_outcome(bot: Callable[..., Bot], rule: str, answe
     assert outcome["text"] == text
     assert "not a clinician" in text
     assert "not a diagnosis" in text
-    assert "physiotherapist, sports-medicine doctor or GP" in text
-    assert "Your answers" in text
+    summary = runner.received[-1]["text"]  # on the wire, the summary comes after the outcome
+    assert summary.startswith("**Your answers**"), "the answers follow as their own message"
+    assert "- Warning signs:" in summary
     if rule.startswith("U"):
-        assert "call 911 (us), 999 (uk) or 112 (eu)" in text.lower()
-        assert "emergency" in text.lower()
+        assert len(text.split()) <= 150
+        assert text.lower().count("911 (us), 999 (uk) or 112 (eu)") == 1, "the number, once"
+        assert "emergency department" in text.lower()
+        assert "Show the doctor your answers" in text
+        assert "physio" not in text.lower(), "urgent care, never a physiotherapist"
         assert outcome["advice"] == []
         for word in TRAINING_WORDS:
             assert not re.search(rf"\b{word}\b", text.lower()), f"urgent outcome mentions {word!r}"
+    else:
+        assert len(text.split()) <= 250
+        assert "physiotherapist, sports-medicine doctor or GP" in text
+        assert "**Go today, or call 911 (US), 999 (UK) or 112 (EU),**" in text
     if rule.startswith("S"):
         assert outcome["advice"], "self-care comes with advice"
         assert "2 to 3 weeks" in text  # the safety net
@@ -120,31 +137,41 @@ def test_self_care_advice_is_tailored_to_the_answers(bot: Callable[..., Bot]) ->
         "pain_location": "outer",
         "shoe_miles": 450,
         "days_to_race": 18,
+        "race_distance": "marathon",
         "weekly_miles": 40,
     }
-    outcome = triage(bot(), answers)[0]["outcome"]
-    titles = [section.split("\n", 1)[0] for section in outcome["advice"]]
-    assert "**Build up gently**" in titles
-    assert "**Your taper**" in titles
-    assert "**Check your shoes**" in titles
-    advice = "\n".join(outcome["advice"])
-    assert "speed sessions" in advice
-    assert "change direction every few laps" in advice
+    message = triage(bot(), answers)[0]
+    advice = "\n".join(message["outcome"]["advice"])
+    titles = [section.split(":**", 1)[0] for section in message["outcome"]["advice"]]
+    for title in (
+        "**Your taper",
+        "**Hills",
+        "**Speed work",
+        "**Outer side",
+        "**Your shoes",
+        "**On the track",
+    ):
+        assert title in titles
+    # With a race within three weeks, speed work becomes strides: never "drop speed" beside a taper.
+    assert "strides until the race" in advice
+    assert "Drop speed" not in advice
     assert "iliotibial band" in advice
-    assert "about 450 miles" in advice
-    # Taper from 40 miles a week, 18 days out: all three weeks, as numbers.
-    assert "Three weeks out: about 32-36 miles" in advice
-    assert "The week before: about 24-32 miles" in advice
-    assert "Race week: about 16-24 miles" in advice
+    assert "About 450 miles" in advice or "about 450 miles" in advice
+    # A marathon taper from 40 miles a week, 18 days out: all three weeks, as numbers.
+    assert "32-36 miles three weeks out, 24-32 miles the week before, 16-24 miles in race week" in advice
+    # The message shows the most important three in full and names the topics of the rest.
+    assert message["text"].count("\n- **") == 3
+    assert "More for you, to look up any time:" in message["text"]
 
 
 def test_calm_runner_without_changes_gets_no_load_or_taper_advice(bot: Callable[..., Bot]) -> None:
     answers = {**CALM, "training_changes": ["none"], "surface": ["treadmill"], "shoe_miles": 100}
     advice = "\n".join(triage(bot(), answers)[0]["outcome"]["advice"])
-    assert "Build up gently" not in advice
+    assert "Your miles went up" not in advice
     assert "Your taper" not in advice
-    assert "Check your shoes" not in advice
-    assert "Strengthen your hips" in advice
+    assert "Your shoes" not in advice
+    assert "On the treadmill" in advice
+    assert "**Strength:**" in advice
 
 
 def test_young_runner_is_asked_to_bring_a_parent(bot: Callable[..., Bot]) -> None:
@@ -160,6 +187,5 @@ def test_emergency_number_is_configurable(bot: Callable[..., Bot]) -> None:
 
 def test_km_club_sees_km(bot: Callable[..., Bot]) -> None:
     answers = {**CALM, "days_to_race": 10, "weekly_miles": {"text": "64km"}, "pain_severity": 2}
-    message, _ = triage(bot(KNEEBOT_DISTANCE_UNIT="km"), answers)
-    assert "From your usual 64 km a week" in message["text"]
-    assert "Race week: about 26-39 km" in message["text"]
+    message, _ = triage(bot(KNEEBOT_DISTANCE_UNIT="km"), {**answers, "race_distance": "half"})
+    assert "26-39 km in race week" in message["text"]

@@ -50,18 +50,32 @@ class Bot:
         self.lines.put(None)
 
     def read_turn(self) -> list[Message]:
-        """Messages until one waits for an answer (a kind) or carries an outcome."""
+        """Messages until one waits for an answer (a kind) or carries an outcome.
+
+        An outcome is followed on the wire by the answers summary, its own message; it is read
+        with the outcome's turn and put just before it, so `[-1]` is always the outcome.
+        """
         turn: list[Message] = []
         while True:
-            line = self.lines.get(timeout=TIMEOUT)
-            if line is None:
-                raise AssertionError(f"bot exited mid-turn; stderr: {self.stderr()}")
-            message = json.loads(line)
-            assert set(message) == {"text", "fact", "kind", "choices", "outcome"}, message
+            message = self._next()
             turn.append(message)
-            self.received.append(message)
-            if message["kind"] is not None or message["outcome"] is not None:
+            if message["kind"] is not None:
                 return turn
+            if message["outcome"] is not None:
+                summary = self._next()
+                assert summary["outcome"] is None, summary
+                assert summary["kind"] is None, summary
+                assert summary["text"].startswith(("**Your answers**", "**Tus respuestas**")), summary
+                return [*turn[:-1], summary, message]
+
+    def _next(self) -> Message:
+        line = self.lines.get(timeout=TIMEOUT)
+        if line is None:
+            raise AssertionError(f"bot exited mid-turn; stderr: {self.stderr()}")
+        message: Message = json.loads(line)
+        assert set(message) == {"text", "fact", "kind", "choices", "outcome"}, message
+        self.received.append(message)
+        return message
 
     def send(self, message: Message | str) -> list[Message]:
         """Send one line (a dict as JSON, a str as it is) and read the bot's turn."""
