@@ -49,7 +49,8 @@ def test_nothing_a_runner_types_reaches_the_logs_or_the_store(
         asked = runner.send({"text": phrase})[-1]["fact"]  # not understood: asked again
         assert runner.send({"text": text})[-1]["fact"] != asked
     assert runner.close() == 0
-    assert runner.received[-1]["outcome"] is not None, runner.received[-1]["text"]
+    assert runner.received[-2]["outcome"] is not None, runner.received[-2]["text"]
+    assert runner.received[-1]["text"].startswith("**Your answers**"), "then the answers summary"
     logs = runner.stderr()
     assert "triage outcome level=" in logs, "the outcome is logged"
     assert phrase not in logs
