@@ -92,8 +92,13 @@ class Conversations:
             if not fresh:
                 _log.info("dropped a repeated %s event", event.kind)
                 return []
+        written: tuple[str, list[Reply]] | None = None
         for _ in range(_ATTEMPTS):
             stored = await self.store.get(key)
+            if written is not None and stored is not None and stored.data == written[0]:
+                # Our write landed but its answer was lost (a reconnect re-sent it, and the re-send
+                # found the version moved on): it is done, and must not be applied twice.
+                return written[1]
             state = self._decode(stored.data) if stored else None
             # A check keeps the language it started in; a new one takes the platform's.
             content = self.content_for(state.locale if state and state.locale else event.locale)
@@ -111,6 +116,7 @@ class Conversations:
             ttl = self.retention.total_seconds()
             if await self.store.compare_and_set(key, expected, data, ttl):
                 return list(result.replies)
+            written = (data, list(result.replies))
         raise ConflictError(f"conversation kept changing over {_ATTEMPTS} attempts")
 
     def _decode(self, data: str) -> State | None:

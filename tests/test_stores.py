@@ -202,3 +202,34 @@ def test_sqlite_purges_expired_rows(tmp_path: Path) -> None:
 def test_unknown_store_urls_are_refused(url: str) -> None:
     with pytest.raises(ConfigError, match="KNEEBOT_STORE"):
         open_store(url)
+
+
+async def test_a_save_whose_answer_was_lost_is_not_applied_twice(content: Content) -> None:
+    """Redis ran the save, the connection dropped before its answer, the client re-sent it and
+    the re-send found the version moved on: the answer is taken once, and the runner moves on."""
+    from bot.stores.memory import MemoryStore
+
+    class LostAnswer(MemoryStore):
+        lose = False
+
+        async def compare_and_set(self, key: str, expected: int | None, data: str, ttl: float) -> bool:
+            saved = await super().compare_and_set(key, expected, data, ttl)
+            if saved and self.lose:
+                self.lose = False
+                return False  # what the re-sent save reports
+            return saved
+
+    store = LostAnswer()
+    service = Conversations(content, store, timedelta(hours=1))
+    key = ConversationKey("test", "w", "runner")
+    await service.handle(key, Event("answer", NOW, value="start"))
+    for text in ("none", "gradually", "10 days", "34", "none"):
+        await service.handle(key, Event("text", NOW, text=text))
+    store.lose = True
+    # `3` is a pain score here, and would pick the third option (inner) of the next question.
+    replies = await service.handle(key, Event("text", NOW, text="3"))
+    assert replies[-1].question is not None
+    assert replies[-1].question.fact == "pain_location"
+    stored = await store.get(str(key))
+    assert stored is not None
+    assert '"pain_location":' not in stored.data.split('"asking"')[0], "the 3 was not applied again"
