@@ -198,7 +198,7 @@ async def test_a_file_without_text_gets_a_word_and_the_question_again(slack: Sla
     question = await asked(slack.api, 2)
     await slack.dm("", files=IMAGE)
     reply = await asked(slack.api, 3)
-    assert reply["text"].startswith("Sorry, I couldn't read that message.")
+    assert reply["text"].startswith("Sorry, I couldn't read that message. I can only read typed text")
     assert question["text"] in reply["text"], "the same question, asked again"
     boxes = json.dumps(question["blocks"]).count("knee_multi")
     assert boxes > 0
