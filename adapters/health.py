@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.errors import KneebotError
 from bot.stores import Store
 
-__all__ = ["add_health_routes", "health_server"]
+__all__ = ["add_health_routes", "health_server", "listening"]
 
 _log = logging.getLogger(__name__)
 READY_WITHIN = 2.0
@@ -38,6 +38,22 @@ def add_health_routes(app: web.Application, store: Store) -> None:
 
 
 @asynccontextmanager
+async def listening(app: web.Application, host: str, port: int, purpose: str = "") -> AsyncIterator[None]:
+    """Serve `app` on host:port while the block runs; a port that cannot be used is one
+    KneebotError naming it (and `purpose`), never a traceback."""
+    runner = web.AppRunner(app, access_log=None)  # requests are not logged: paths are enough noise
+    await runner.setup()
+    try:
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            raise KneebotError(f"cannot listen on {host}:{port}{purpose}: {exc.strerror}") from None
+        yield
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
 async def health_server(store: Store, host: str, port: int | None) -> AsyncIterator[None]:
     """Serve the two routes on their own port while the block runs; nothing when `port` is None."""
     if port is None:
@@ -45,13 +61,5 @@ async def health_server(store: Store, host: str, port: int | None) -> AsyncItera
         return
     app = web.Application()
     add_health_routes(app, store)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        try:
-            await web.TCPSite(runner, host, port).start()
-        except OSError as exc:
-            raise KneebotError(f"cannot listen on {host}:{port} for health checks: {exc.strerror}") from None
+    async with listening(app, host, port, " for health checks"):
         yield
-    finally:
-        await runner.cleanup()

@@ -44,7 +44,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.health import add_health_routes, health_server
+from adapters.health import add_health_routes, health_server, listening
 from bot.conversations import Conversations
 from bot.errors import ConfigError, KneebotError, StoreError
 from bot.model import Answer, ConversationKey, Event, Question, Reply
@@ -615,18 +615,8 @@ async def _http(
     stop: asyncio.Event,
     ready: Callable[[str], None],
 ) -> None:
-    from aiohttp import web
-
     served = app.web_app(path="/slack/events", port=port)
     add_health_routes(served, service.store)
-    runner = web.AppRunner(served)
-    await runner.setup()
-    try:
-        try:
-            await web.TCPSite(runner, host, port).start()
-        except OSError as exc:
-            raise KneebotError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    async with listening(served, host, port):
         ready(f"Slack HTTP mode on http://{host}:{port}/slack/events")
         await stop.wait()
-    finally:
-        await runner.cleanup()

@@ -35,6 +35,7 @@ from bot.content import Content
 from bot.contract import FACTS, LEVELS
 from bot.errors import ContentError, ContentProblem
 from bot.expressions import UNKNOWN, parse_condition
+from bot.lint import candidates
 from bot.model import Event, FactValue, State
 from bot.yamlfile import line_of, load_yaml
 
@@ -220,7 +221,8 @@ def _situations(content: Content, fact: str) -> Iterator[dict[str, FactValue]]:
             continue
         sources = (rule.where.source, asked_when) if asked_when else (rule.where.source,)
         others = sorted(set().union(*map(_names, sources)) - {fact})
-        choices = [list(_values(name, sources)) for name in others]
+        compared = _numbers(sources)
+        choices = [list(candidates(name, compared)) for name in others]
         for combo in itertools.islice(itertools.product(*choices), 5000):
             situation = {name: v for name, v in zip(others, combo, strict=True) if v is not UNKNOWN}
             if step is None or step.when is None or step.when(engine.context(content, situation)):
@@ -232,25 +234,13 @@ def _names(source: str) -> frozenset[str]:
     return frozenset(n.name for n in parse_condition(source).find_all(nodes.Name)) & set(FACTS)
 
 
-def _values(fact: str, sources: tuple[str, ...]) -> Iterable[Any]:
-    contract = FACTS[fact]
-    yield UNKNOWN
-    if contract.kind == "single":
-        yield from contract.values
-    elif contract.kind == "multi":
-        yield from ([v] for v in contract.values)
-    else:
-        consts = {
-            c.value
-            for source in sources
-            for c in parse_condition(source).find_all(nodes.Const)
-            if isinstance(c.value, int | float)
-        }
-        yield from sorted(
-            {n + d for n in consts for d in (-1, 0, 1)}
-            & set(range(int(contract.low), int(contract.high) + 1))
-        )
-        yield from contract.values
+def _numbers(sources: tuple[str, ...]) -> set[Any]:
+    return {
+        c.value
+        for source in sources
+        for c in parse_condition(source).find_all(nodes.Const)
+        if isinstance(c.value, int | float)
+    }
 
 
 def evaluate(content_for: Any, paths: Iterable[Path]) -> Report:

@@ -22,7 +22,7 @@ from bot.errors import ContentProblem
 from bot.expressions import UNKNOWN, Condition, Special, parse_condition
 from bot.yamlfile import line_of, load_yaml
 
-__all__ = ["can_hold", "lint", "missing_translations", "outcome_texts", "vocabulary"]
+__all__ = ["can_hold", "candidates", "lint", "missing_translations", "outcome_texts", "vocabulary"]
 
 _LIMIT = 50_000
 
@@ -49,7 +49,7 @@ def can_hold(condition: Condition, where: Where, content: Content, known: set[st
     tree = parse_condition(where.source)
     names = sorted({n.name for n in tree.find_all(nodes.Name)} & (set(FACTS) if known is None else known))
     numbers = {c.value for c in tree.find_all(nodes.Const) if isinstance(c.value, int | float)}
-    choices = [list(_candidates(name, numbers)) for name in names]
+    choices = [list(candidates(name, numbers)) for name in names]
     base: dict[str, Any] = {**content.constants, **dict.fromkeys(FACTS, UNKNOWN)}
     for count, combo in enumerate(itertools.product(*choices)):
         if count >= _LIMIT:
@@ -62,7 +62,8 @@ def can_hold(condition: Condition, where: Where, content: Content, known: set[st
     return False
 
 
-def _candidates(fact: str, numbers: set[Any]) -> Iterator[Any]:
+def candidates(fact: str, numbers: set[Any]) -> Iterator[Any]:
+    """The values of `fact` worth trying against conditions that compare it with `numbers`."""
     contract = FACTS[fact]
     yield UNKNOWN
     if contract.kind == "single":
@@ -194,12 +195,12 @@ def outcome_texts(content: Content, sample: int = 150) -> list[ContentProblem]:
     urgent one naming the emergency number exactly once and giving no exercise advice."""
     import random
 
-    from bot.engine import outcome
+    from bot.engine import context, outcome
 
     file = "outcomes.yaml"
     problems: list[ContentProblem] = []
     seen: set[str] = set()
-    for facts in _sample_facts(content, random.Random(7), sample):
+    for facts in _sample_facts(random.Random(7), sample):
         replies = outcome(content, facts)
         first = replies[0]
         assert first.outcome is not None
@@ -217,7 +218,9 @@ def outcome_texts(content: Content, sample: int = 150) -> list[ContentProblem]:
                 why.append(f"the emergency number {count} times, not once")
             if first.outcome.advice:
                 why.append("advice in an urgent outcome")
-        elif not first.outcome.text or "**" not in first.text:
+        seen_as = {**context(content, facts), "level": level, "rule": first.outcome.rule}
+        prompt = content.templates["professional"](seen_as).strip()
+        if not prompt or prompt not in first.text:
             why.append("no professional prompt")
         for reason in why:
             key = f"{first.outcome.rule}: {reason}"
@@ -228,7 +231,7 @@ def outcome_texts(content: Content, sample: int = 150) -> list[ContentProblem]:
     return problems
 
 
-def _sample_facts(content: Content, draw: Any, count: int) -> Iterator[dict[str, Any]]:
+def _sample_facts(draw: Any, count: int) -> Iterator[dict[str, Any]]:
     """Answers to every question: random ones, and the longest (every change, every surface)."""
     longest: dict[str, Any] = {
         "red_flags": ["none"], "onset": "gradual", "days_since_onset": 50, "age": "55_plus",

@@ -158,6 +158,8 @@ class _Phrases:
     """The casual yes/no/unsure words (`no`, `nope`): a reading that rests on them alone is weak."""
     careful: frozenset[str]
     """The least cautious choices: read from a bare word only when nothing else was said."""
+    unsure_words: frozenset[str]
+    """The language's `not sure` words, as they read once normalised."""
 
 
 _PHRASES: dict[tuple[int, int], tuple[tuple[ChoiceSpec, ...], Language, _Phrases]] = {}
@@ -228,7 +230,8 @@ def _build_phrases(choices: tuple[ChoiceSpec, ...], language: Language) -> _Phra
     )
     targets = tuple(sorted(w for w in words if len(w) > 3 and not w.isdigit()))
     careful = frozenset(choice.value for choice in choices if choice.careful)
-    return _Phrases(by_phrase, pattern, targets, frozenset(known), frozenset(bare), careful)
+    unsure = frozenset(normalise(word) for word in language.unsure)
+    return _Phrases(by_phrase, pattern, targets, frozenset(known), frozenset(bare), careful, unsure)
 
 
 @dataclass
@@ -253,7 +256,7 @@ def _choices(spec: FactSpec, language: Language, text: str, now: datetime, hedge
         return Understood(_pack(spec, chosen), from_text=True)
 
     phrases = _phrases(spec.choices, language)
-    if text in _unsure_words(language) and "unsure" not in values and text not in phrases.by_phrase:
+    if text in phrases.unsure_words and "unsure" not in values and text not in phrases.by_phrase:
         return Misunderstood("unclear")  # `dunno` to a question that has no "not sure" option
     text = _correct(text, phrases)
     banded = [choice for choice in spec.choices if choice.numbers]
@@ -310,10 +313,6 @@ def _choices(spec: FactSpec, language: Language, text: str, now: datetime, hedge
         # "none" next to words we could not place might hide something we should know.
         return Misunderstood("unclear")
     return Understood(_tidy_multi(spec, stated), from_text=True)
-
-
-def _unsure_words(language: Language) -> frozenset[str]:
-    return frozenset(normalise(word) for word in language.unsure)
 
 
 def _correct(text: str, phrases: _Phrases) -> str:
