@@ -42,13 +42,13 @@ def test_fast_conditions_agree_with_the_jinja_sandbox(content: Content) -> None:
 
     from bot.contract import FACTS
     from bot.expressions import UNKNOWN, compile_condition
-    from bot.lint import _candidates
+    from bot.lint import candidates
 
     env = SandboxedEnvironment()
     sources = [r.where.source for r in content.rules] + [
         s.where.source for s in content.steps if s.where.source
     ]
-    pools = {fact: list(_candidates(fact, {2, 5, 7, 14, 21})) for fact in FACTS}
+    pools = {fact: list(candidates(fact, {2, 5, 7, 14, 21})) for fact in FACTS}
     chooser = random.Random(7)
     for source in sources:
         fast, slow = compile_condition(source), env.compile_expression(source, undefined_to_none=False)
