@@ -32,7 +32,7 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy
 
 test: lint  ## set up, lint, type-check and run every test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(VENV)/.dev  ## benchmarks, each figure against a baseline from the same run
 	$(BIN)/python bench/run.py
