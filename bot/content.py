@@ -251,6 +251,8 @@ class LanguageFile(_Spec):
     count_words: tuple[str, ...] = ()
     """After a count of runs, which is not a distance (`5 runs of 8k`)."""
     per_day: tuple[str, ...] = ()
+    plus_words: tuple[str, ...] = ()
+    """Between the runs of a week, each with its unit (`3x 5k plus a 10k`): they add up."""
     age_units: tuple[str, ...] = ()
     """Words after an age (`34 years old`)."""
     birthday_ahead: tuple[str, ...] = ()

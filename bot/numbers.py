@@ -502,9 +502,21 @@ def distance(
 ) -> float | None:
     """A distance in miles: `300`, `1200 miles`, `500 km`, `2k miles`, `25-30` (the top), and for a
     weekly figure `5 runs of about 8k` (40 km) or `5k a day`. A bare number is in the club's unit."""
+    if weekly:
+        runs = _runs(tokens, language)
+        if len(runs) > 1:
+            parts = [distance(run, language, unit, weekly=True) for run in runs]
+            if all(part is not None for part in parts):
+                return sum(part for part in parts if part is not None)  # `3x 5k plus a 10k`
     units = language.distance_units
-    # `3 months`, `an hour a day`: a time, not a distance.
-    numbers = [i for i in _numbers(tokens) if not _followed_by(tokens, i, language.duration_units, 1)]
+    count_words = set(language.count_words)
+    # `3 months`, `an hour a day`: a time, not a distance (`4 days of 10k`: a count of runs).
+    numbers = [
+        i
+        for i in _numbers(tokens)
+        if not _followed_by(tokens, i, language.duration_units, 1)
+        or (weekly and _followed_by(tokens, i, count_words, 1))
+    ]
     if not numbers:
         return None
     per_unit = units.get("km", 0.621371) if unit == "km" else 1.0
@@ -521,12 +533,13 @@ def distance(
                 break
         return value * per_unit
 
-    counted = [i for i in numbers if _followed_by(tokens, i, set(language.count_words), 2)]
+    counted = [i for i in numbers if _followed_by(tokens, i, count_words, 2)]
     if counted:
-        rest = [i for i in numbers if i > counted[0]]
-        if not weekly or not rest:
+        others = [i for i in numbers if i not in counted]
+        if not weekly or not others:
             return None  # a count of runs is not a distance
-        return float(tokens[counted[0]]) * miles_at(rest[0])
+        # `4 days of 10k`, and `5 km a day, 6 days` (six days, not every day of the week)
+        return float(tokens[counted[0]]) * miles_at(others[0])
     first = numbers[0]
     if len(numbers) >= 2 and all(t in language.range_words for t in tokens[numbers[0] + 1 : numbers[1]]):
         first = max(numbers[:2], key=lambda i: float(tokens[i]))
@@ -534,6 +547,25 @@ def distance(
     if weekly and any(_has(said or " ".join(tokens), p) for p in language.per_day):
         miles *= 7
     return miles
+
+
+def _runs(tokens: list[str], language: Language) -> list[list[str]]:
+    """A week told run by run (`3x 5k plus a 10k`, `tres de 8 km y una de 15`): the parts between
+    the plus words, when every part has a number with a distance unit; else the whole."""
+    parts: list[list[str]] = [[]]
+    for token in tokens:
+        if token in language.plus_words and parts[-1]:
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    units = language.distance_units
+
+    def measured(part: list[str]) -> bool:
+        return any(is_num(t) and _followed_by(part, i, units, 1) for i, t in enumerate(part))
+
+    if len(parts) > 1 and all(measured(part) for part in parts):
+        return parts
+    return [tokens]
 
 
 def read_distance_and_date(

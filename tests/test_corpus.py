@@ -244,3 +244,10 @@ def test_a_runner_typing_through_the_real_process(bot: Callable[..., Any]) -> No
     outcome = runner.send({"text": said[0]})[-1]
     assert outcome["outcome"]["level"] == "urgent"
     assert outcome["outcome"]["rule"] == "U1"
+
+
+@pytest.mark.parametrize("name", [f.name for f in FILES if f.name.startswith("found_")])
+def test_every_misreading_once_found_stays_fixed(name: str) -> None:
+    found = report(name)
+    total = found.total()
+    assert total["right"] == sum(total.values()), "\n" + misreadings(found, ("wrong", "reasked"))
