@@ -62,6 +62,12 @@ class ChoiceSpec(_Spec):
     synonyms: tuple[str, ...] = ()
     numbers: tuple[float, float] | None = None
     """A typed number in this range (inclusive) means this choice, e.g. an age band."""
+    km: tuple[float, float] | None = None
+    """A distance in this range of kilometres means this choice (`a 15k`, `20 miles`); where two
+    ranges hold it, the narrower one. A bare number is in kilometres."""
+    needs_pain: tuple[str, ...] = ()
+    """Synonyms that mean this choice only when it hurts (`clicks`): not read in a message that
+    says it doesn't hurt (the language's `painless` words) and names no pain."""
     careful: bool = False
     """The least cautious answer (`no` to a warning sign): never read from a bare `no` said
     next to words the bot could not place; it asks again instead."""
@@ -251,6 +257,12 @@ class LanguageFile(_Spec):
     count_words: tuple[str, ...] = ()
     """After a count of runs, which is not a distance (`5 runs of 8k`)."""
     per_day: tuple[str, ...] = ()
+    painless: tuple[str, ...] = ()
+    """`no pain`, `doesnt hurt`: what a runner says of something that does not hurt."""
+    painful: tuple[str, ...] = ()
+    """`painfully`, `hurts`: pain named, which keeps a `needs_pain` synonym."""
+    shorthand: dict[str, str] = {}
+    """Chat shorthand read as the words it stands for (`q`: `que`, `ns`: `no se`)."""
     plus_words: tuple[str, ...] = ()
     """Between the runs of a week, each with its unit (`3x 5k plus a 10k`): they add up."""
     age_units: tuple[str, ...] = ()

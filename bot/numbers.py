@@ -45,12 +45,16 @@ def _fmt(number: float) -> str:
     return str(int(number)) if number == int(number) else str(number)
 
 
-def _has(text: str, phrase: str) -> bool:
+def has(text: str, phrase: str) -> bool:
+    """Whether `phrase` is in `text` as whole words."""
     return re.search(r"(?<![\w'])" + re.escape(phrase) + r"(?![\w'])", text) is not None
 
 
-def _drop(text: str, phrase: str) -> str:
+def drop(text: str, phrase: str) -> str:
+    """`text` with every whole-word `phrase` taken out."""
     return re.sub(r"(?<![\w'])" + re.escape(phrase) + r"(?![\w'])", " ", text)
+
+
 
 
 def after_correction(text: str, language: Language) -> str:
@@ -202,13 +206,13 @@ def days(text: str, language: Language, now: datetime, *, ahead: bool) -> Span |
     text = _strip_dates(text, language)
     # `a fortnight ago today`: the `today` only says when they are counting from.
     for word in language.ago_today:
-        text = _drop(text, word)
+        text = drop(text, word)
     for phrase, offset in sorted(language.relative_days.items(), key=lambda kv: -len(kv[0])):
         for match in re.finditer(r"(?<![\w'])" + re.escape(phrase) + r"(?![\w'])", text):
             after = text[match.end() :].split()[:1]
             if not (after and after[0] in language.negators):  # `mañana no, pasado mañana`
                 found.append(float(abs(offset)))
-        text = _drop(text, phrase)
+        text = drop(text, phrase)
     names = "|".join(map(re.escape, (*language.weekdays, *language.weekday_abbrev)))
     weeks = "|".join(map(re.escape, language.week_words))
     if names and weeks:  # `a week on saturday` is `saturday week`
@@ -323,7 +327,7 @@ def _weekday(tokens: list[str], language: Language, today: date, ahead: bool) ->
             gap += 7
         return float(gap)
     for phrase in language.weekend:
-        if _has(" ".join(tokens), phrase):
+        if has(" ".join(tokens), phrase):
             saturday = 5
             gap = (saturday - today.weekday()) % 7 if ahead else (today.weekday() - saturday) % 7
             return float(gap)
@@ -408,7 +412,7 @@ def _dates(text: str, language: Language, today: date, ahead: bool) -> list[tupl
             pick = min(readings) if ahead else max(readings)
             found.append((pick, len(readings) == 1))
     for name, (month, day) in language.holidays.items():
-        if _has(text, name):
+        if has(text, name):
             when = _nearest(today, month, day, ahead, None)
             if when is not None:
                 found.append((when, True))
@@ -425,8 +429,8 @@ def _dates(text: str, language: Language, today: date, ahead: bool) -> list[tupl
         if not 1 <= day <= 31 or (match[1] and following and following[0] in units):
             continue  # `for the 3 weeks` is a span, not the 3rd
         after = rest[match.end() : match.end() + 30]
-        month_shift = 1 if any(_has(after, p) for p in language.next_month) else 0
-        month_shift = -1 if any(_has(after, p) for p in language.last_month) else month_shift
+        month_shift = 1 if any(has(after, p) for p in language.next_month) else 0
+        month_shift = -1 if any(has(after, p) for p in language.last_month) else month_shift
         if month_shift:
             year, month = today.year, today.month + month_shift
             year, month = (year + 1, 1) if month == 13 else ((year - 1, 12) if month == 0 else (year, month))
@@ -443,7 +447,7 @@ def _strip_dates(text: str, language: Language) -> str:
     text = _SLASHED.sub(lambda m: m[0] if m[2] == "10" else " ", _ISO.sub(" ", text))
     text = _cut(text, _month_days(text, language))
     for name in language.holidays:
-        text = _drop(text, name)
+        text = drop(text, name)
     units = {**language.duration_units, **language.distance_units}
     dated = False
 
@@ -458,7 +462,7 @@ def _strip_dates(text: str, language: Language) -> str:
     text = _day_of_month(language).sub(cut, text)
     if dated:
         for phrase in (*language.next_month, *language.last_month):
-            text = _drop(text, phrase)
+            text = drop(text, phrase)
     return text
 
 
@@ -544,7 +548,7 @@ def distance(
     if len(numbers) >= 2 and all(t in language.range_words for t in tokens[numbers[0] + 1 : numbers[1]]):
         first = max(numbers[:2], key=lambda i: float(tokens[i]))
     miles = miles_at(first)
-    if weekly and any(_has(said or " ".join(tokens), p) for p in language.per_day):
+    if weekly and any(has(said or " ".join(tokens), p) for p in language.per_day):
         miles *= 7
     return miles
 
@@ -655,14 +659,14 @@ def ages(text: str, language: Language, today: date) -> list[tuple[float, float]
     other_units = {**language.duration_units, **language.distance_units}
     for i in _numbers(tokens):
         value = float(tokens[i])
-        if any(_has(" ".join(tokens[max(0, i - 5) : i]), w) for w in language.born) and (
+        if any(has(" ".join(tokens[max(0, i - 5) : i]), w) for w in language.born) and (
             1900 <= value <= today.year or (value < 100 and len(tokens[i]) == 2)
         ):
             if value < 100:  # `born in 71`
                 value += 2000 if value <= today.year % 100 else 1900
             found.append((today.year - value - 1, today.year - value))  # `born 1972`
             continue
-        if any(_has(" ".join(tokens[max(0, i - 2) : i]), w) for w in language.spans):
+        if any(has(" ".join(tokens[max(0, i - 2) : i]), w) for w in language.spans):
             continue  # `running for forty years`, `desde los treinta`
         if _followed_by(tokens, i, other_units, 1) and tokens[i + 1] not in language.age_units:
             continue
@@ -670,14 +674,14 @@ def ages(text: str, language: Language, today: date) -> list[tuple[float, float]
         after = tokens[i + 1 : i + 4]
         later = " ".join(after)
         coming = (
-            any(_has(before, w) for w in language.birthday_ahead)
+            any(has(before, w) for w in language.birthday_ahead)
             or any(later.startswith(w + " ") or later == w for w in language.birthday_after)
             or any(w in language.months or w in language.weekdays for w in after[:2])
             or (re.match(r"\S+ \d+ (\S+)", later) is not None and later.split()[2] in language.duration_units)
         )
-        if coming and not any(_has(before, w) for w in language.birthday_past):
+        if coming and not any(has(before, w) for w in language.birthday_past):
             value -= 1
-        if any(_has(before, w) for w in language.approx) or after[:1] == ["ish"]:
+        if any(has(before, w) for w in language.approx) or after[:1] == ["ish"]:
             found.append((value - 2, value + 2))
         else:
             found.append((value, value))

@@ -46,6 +46,9 @@ class Misunderstood:
 Result = Understood | Misunderstood
 
 
+_MILES_PER_KM = 0.621371
+
+
 def normalise(text: str) -> str:
     """Lower-case, no apostrophes, no accents, no chat markup, punctuation as clause breaks."""
     # Mention and link markup (`<@123>`, `<!channel>`, `<#C1|general>`) and a typed `@kneebot`
@@ -92,6 +95,8 @@ def understand(
     said = normalise(text)
     if not said:
         return Misunderstood("unclear")
+    if language.shorthand:
+        said = " ".join(language.shorthand.get(word, word) for word in said.split())
     if any(said == q or said.startswith(q + " ") for q in map(normalise, language.question_words)):
         return Misunderstood("unclear")  # `what do you mean by catching` asks, it does not answer
     if spec.kind == "number":
@@ -248,7 +253,7 @@ class _Scan:
 
 def _choices(spec: FactSpec, language: Language, text: str, now: datetime, hedged: bool = False) -> Result:
     values = [choice.value for choice in spec.choices]
-    picks = _by_index(text, len(values))
+    picks = _by_index(text, len(values), language)
     if picks is not None:
         chosen = {values[i] for i in picks}
         if spec.kind == "single" and len(chosen) != 1:
@@ -273,8 +278,13 @@ def _choices(spec: FactSpec, language: Language, text: str, now: datetime, hedge
         if said_ages:
             text = re.sub(r"\d+", " ", text)
 
+    text = _without_painless(spec, language, text)
     scan = _scan(text, phrases, language)
     stated = set(scan.stated) | aged
+    if not stated:
+        measured = _race_distance(spec, language, text)
+        if measured is not None:
+            return measured
     if not stated and not scan.denied and " " not in text:
         close = difflib.get_close_matches(text, list(phrases.by_phrase), n=1, cutoff=0.75)
         if close:
@@ -315,6 +325,52 @@ def _choices(spec: FactSpec, language: Language, text: str, now: datetime, hedge
     return Understood(_tidy_multi(spec, stated), from_text=True)
 
 
+def _without_painless(spec: FactSpec, language: Language, text: str) -> str:
+    """`clicks loads but no pain`: painless clicking is not catching. Drops the synonyms that need
+    pain when the message says it does not hurt and names no pain anywhere."""
+    if not any(choice.needs_pain for choice in spec.choices):
+        return text
+    if not any(numbers.has(text, p) for p in language.painless):
+        return text
+    if any(numbers.has(_strip(text, language.painless), p) for p in language.painful):
+        return text
+    for choice in spec.choices:
+        for word in choice.needs_pain:
+            text = numbers.drop(text, word)
+    return " ".join(text.split())
+
+
+def _strip(text: str, phrases: tuple[str, ...]) -> str:
+    for phrase in phrases:
+        text = numbers.drop(text, phrase)
+    return text
+
+
+def _race_distance(spec: FactSpec, language: Language, text: str) -> Result | None:
+    """`a 15k`, `20 miles`, `5 km`: the choice whose range of kilometres holds every distance
+    said, the narrowest where ranges nest. None when the choices have no ranges or none is said."""
+    ranged = [choice for choice in spec.choices if choice.km]
+    if not ranged or not re.search(r"\d", text):
+        return None  # `the big one` names no distance
+    tokens = numbers.tokens_of(text, language)
+    said = [
+        miles / _MILES_PER_KM
+        for i, token in enumerate(tokens)
+        if numbers.is_num(token)
+        and (miles := numbers.distance(tokens[i : i + 3], language, "km")) is not None
+        and miles > 0
+    ]
+    if not said:
+        return None
+    picked: set[str] = set()
+    for km in said:
+        holding = [c for c in ranged if c.km and c.km[0] <= km <= c.km[1]]
+        if not holding:
+            return Misunderstood("unclear")
+        picked.add(min(holding, key=lambda c: c.km[1] - c.km[0] if c.km else 0).value)
+    return Understood(picked.pop(), from_text=True) if len(picked) == 1 else Misunderstood("unclear")
+
+
 def _correct(text: str, phrases: _Phrases) -> str:
     """Mend close misspellings of the options' words (`numbb`, `swolen`, `treadmil`).
 
@@ -336,8 +392,10 @@ def _pack(spec: FactSpec, chosen: set[str]) -> FactValue:
     return _tidy_multi(spec, chosen) if spec.kind == "multi" else next(iter(chosen))
 
 
-def _by_index(text: str, count: int) -> list[int] | None:
-    if not re.fullmatch(r"\d{1,2}(?:\s*(?:,|and|&|\s)\s*\d{1,2})*", text):
+def _by_index(text: str, count: int, language: Language) -> list[int] | None:
+    """`2`, `1, 3`, `4 and 5`, `1 y 3`: options picked by their place in the list."""
+    joiners = "|".join(map(re.escape, (",", "&", "and", *language.plus_words)))
+    if not re.fullmatch(rf"\d{{1,2}}(?:\s*(?:{joiners}|\s)\s*\d{{1,2}})*", text):
         return None
     picks = [int(n) - 1 for n in re.findall(r"\d+", text)]
     return picks if all(0 <= i < count for i in picks) else None

@@ -158,7 +158,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         [*kneebot_command(), *args],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=120,  # a guard against a hang, never a timing; a loaded machine is slow
         input="",
         env={**os.environ, "KNEEBOT_STORE": "memory://", **(env or {})},
     )
