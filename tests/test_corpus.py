@@ -2,7 +2,8 @@
 
 No phrase may be read in a way that lowers the triage level, in any corpus. The corpora written
 with the understanding code (`runners_*`) must be read right at least 90% of the time; the ones
-written apart from it (`heldout_*`) show how that generalises. `kneebot content eval` prints the
+written apart from it (`heldout_*`, `fresh_*`) show how that generalises, and `found_*` holds
+every misreading once found, which must stay fixed. `kneebot content eval` prints the
 same figures as a table.
 """
 
@@ -54,7 +55,7 @@ def test_our_corpus_is_read_right_nine_times_in_ten(name: str) -> None:
     assert right >= 0.90, f"{right:.1%} right\n{found.table()}\n" + misreadings(found, ("wrong",))
 
 
-@pytest.mark.parametrize("name", [f.name for f in FILES if f.name.startswith("heldout_")])
+@pytest.mark.parametrize("name", [f.name for f in FILES if f.name.startswith(("heldout_", "fresh_"))])
 def test_a_corpus_written_apart_is_read_right_mostly(name: str) -> None:
     found = report(name)
     total = found.total()
