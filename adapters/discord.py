@@ -171,6 +171,12 @@ async def _answer(
         locale=_locale(interaction),
     )
     replies = await _service(interaction).handle(_key(interaction), event)
+    await _settle(interaction, replies, shown)
+    await _send(interaction, replies)
+
+
+async def _settle(interaction: discord.Interaction[Any], replies: list[Reply], shown: str) -> None:
+    """Once an answer is taken, the question it answered shows it and loses its buttons."""
     if replies and replies[0].accepted and interaction.message is not None:
         question = _clean(interaction.message.content or "")
         settled = f"{question}\n\n✅ {_clean(shown)}" if question else f"✅ {_clean(shown)}"
@@ -178,7 +184,6 @@ async def _answer(
             await interaction.edit_original_response(content=settled[:MAX_CONTENT], view=None)
         except discord.HTTPException as exc:
             _log.warning("could not settle the answered question: %s", exc.status)
-    await _send(interaction, replies)
 
 
 class PickButton(
@@ -322,11 +327,14 @@ async def _submit_form(interaction: discord.Interaction[Any]) -> None:
     data: Any = interaction.data or {}
     fact = str(data.get("custom_id", ""))[len(MODAL) :]
     await interaction.response.defer()
+    typed = _typed_value(data.get("components"))
     event = Event(
-        "text", _now(), id=f"discord:{interaction.id}", text=_typed_value(data.get("components")),
+        "text", _now(), id=f"discord:{interaction.id}", text=typed,
         fact=fact if re.fullmatch(r"[a-z_]+", fact) else None, locale=_locale(interaction),
     )  # fmt: skip
-    await _send(interaction, await _service(interaction).handle(_key(interaction), event))
+    replies = await _service(interaction).handle(_key(interaction), event)
+    await _settle(interaction, replies, typed)  # mentions in it are neutralised by _settle
+    await _send(interaction, replies)
 
 
 class _Knee(app_commands.Group):

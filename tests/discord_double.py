@@ -277,7 +277,8 @@ class Gateway:
         field_id = modal["data"]["components"][0]["components"][0]["custom_id"]
         rows = [{"type": 1, "components": [{"type": 4, "custom_id": field_id, "value": text}]}]
         submit = {"custom_id": modal["data"]["custom_id"], "components": rows}
-        await self._deliver(interaction(5, submit, self.runner, guild, self.locale))
+        # Discord sends the message whose button opened the form along with the submit.
+        await self._deliver({**interaction(5, submit, self.runner, guild, self.locale), "message": message})
 
 
 def check_discord_limits(body: dict[str, Any]) -> None:

@@ -97,6 +97,9 @@ async def test_a_whole_triage_through_clicks_menus_and_modals(bot: Discord, cont
     edits = [s.body for s in bot.api.sent if s.route == "edit"]
     assert any(e["content"].endswith("✅ Gradually, building up over runs") for e in edits)
     assert any(e["components"] == [] for e in edits), "the answered question loses its buttons"
+    typed = [e for e in edits if e["content"].endswith(f"✅ {ANSWERS['pain_severity']}")]
+    assert typed, "a number typed in the form settles its question too"
+    assert all(e["components"] == [] for e in typed), "and it loses its Type my answer button"
 
 
 async def test_a_click_after_a_restart_is_served(bot: Discord) -> None:
