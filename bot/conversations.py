@@ -19,12 +19,24 @@ from bot.lookup import lookup, topic_names
 from bot.model import Choice, ConversationKey, Event, Question, Reply, State
 from bot.stores import Store
 
-__all__ = ["Conversations"]
+__all__ = ["Conversations", "club_of", "iso_week"]
 
 _log = logging.getLogger(__name__)
 
 _ATTEMPTS = 8
 _EVENT_MEMORY = timedelta(hours=1)
+_LEASE = 120.0
+"""Seconds a claimed check-in is held by the process that claimed it before another may."""
+
+
+def club_of(key: ConversationKey) -> str:
+    """The club a runner belongs to in the anonymous numbers: platform and workspace, no user."""
+    return f"{key.platform}:{key.workspace}"
+
+
+def iso_week(at: datetime) -> str:
+    year, week, _ = at.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 class Conversations:
@@ -111,13 +123,55 @@ class Conversations:
             saved = result.state
             if saved.locale != content.locale:
                 saved = saved.model_copy(update={"locale": content.locale})
+            # An accepted check-in keeps the conversation until it is due, plus the retention.
+            now = event.at.timestamp()
+            ttl = self.retention.total_seconds() + max(0.0, (saved.due or now) - now)
+            saved = saved.model_copy(update={"kept_until": round(now + ttl)})
             data = saved.model_dump_json(exclude_defaults=True)
             expected = stored.version if stored else None
-            ttl = self.retention.total_seconds()
             if await self.store.compare_and_set(key, expected, data, ttl):
+                await self._after_save(conversation, event, state, saved, result.tally)
                 return list(result.replies)
             written = (data, list(result.replies))
         raise ConflictError(f"conversation kept changing over {_ATTEMPTS} attempts")
+
+    async def _after_save(
+        self, key: ConversationKey, event: Event, before: State | None, saved: State, tally: tuple[str, ...]
+    ) -> None:
+        """Keep the check-in job in step with the state, and count for the club's numbers. The
+        state is saved already: a failure here is logged, and the runner's turn goes on."""
+        try:
+            if saved.due != (before.due if before else None):
+                await self.store.schedule(str(key), saved.due)
+            for name in tally:
+                await self.store.count(club_of(key), iso_week(event.at), name)
+        except StoreError as exc:
+            _log.error("could not keep a check-in or a count (%s)", type(exc).__name__)
+
+    async def due_check_ins(
+        self, platform: str, now: datetime | None = None, lease: float = _LEASE
+    ) -> list[tuple[ConversationKey, list[Reply]]]:
+        """Claim this platform's check-ins that are due and step each conversation to its
+        *How is your knee?*; the replies to deliver, by runner. A check-in already asked (by
+        another process, or the terminal) or gone with its conversation gives nothing."""
+        at = now or datetime.now().astimezone()
+        found: list[tuple[ConversationKey, list[Reply]]] = []
+        for claimed in await self.store.claim_due(platform, at.timestamp(), lease):
+            parts = claimed.split(":", 2)
+            if len(parts) != 3:
+                await self.store.schedule(claimed, None)
+                continue
+            key = ConversationKey(*parts)
+            replies = await self.handle(key, Event("check_in", at))
+            stored = await self.store.get(claimed)
+            state = self._decode(stored.data) if stored else None
+            if state is None or state.due is None:
+                await self.store.schedule(claimed, None)  # asked now, or nothing left to ask
+            elif state.due > at.timestamp():
+                await self.store.schedule(claimed, state.due)
+            if replies:
+                found.append((key, replies))
+        return found
 
     def _decode(self, data: str) -> State | None:
         try:

@@ -52,8 +52,10 @@ class Bot:
     def read_turn(self) -> list[Message]:
         """Messages until one waits for an answer (a kind) or carries an outcome.
 
-        An outcome is followed on the wire by the answers summary, its own message; it is read
-        with the outcome's turn and put just before it, so `[-1]` is always the outcome.
+        An outcome is followed on the wire by the answers summary, its own message, which also
+        asks what comes after the outcome (the check-in offer, `check_in`; for urgent outcomes
+        only `helpful`); it is read with the outcome's turn and put just before it, so `[-1]` is
+        always the outcome and `[-2]` the summary with its question.
         """
         turn: list[Message] = []
         while True:
@@ -64,8 +66,10 @@ class Bot:
             if message["outcome"] is not None:
                 summary = self._next()
                 assert summary["outcome"] is None, summary
-                assert summary["kind"] is None, summary
                 assert summary["text"].startswith(("**Your answers**", "**Tus respuestas**")), summary
+                after = "helpful" if message["outcome"]["level"] == "urgent" else "check_in"
+                assert (summary["fact"], summary["kind"]) == (after, "single"), summary
+                assert [c["value"] for c in summary["choices"]] == ["yes", "no"], summary
                 return [*turn[:-1], summary, message]
 
     def _next(self) -> Message:
