@@ -45,6 +45,11 @@ def _render(content: Content, name: str, **extra: Any) -> str:
     return engine.render_message(content, name, **extra)
 
 
+def _said(content: Content, text: str) -> Reply:
+    """A last word with nothing more to ask: it waits, as every turn does, on `start`."""
+    return Reply(text, Question(None, "single", (Choice("start", content.messages.start_label),)), accepted=True)
+
+
 def _question(content: Content, fact: str, text: str, before: str = "") -> Reply:
     choices = tuple(Choice(choice.value, choice.label) for choice in _spec(content, fact).choices)
     joined = "\n\n".join(part for part in (before.strip(), text.strip()) if part)
@@ -143,7 +148,7 @@ def answer(content: Content, state: State, event: Event) -> engine.Step | None:
     if fact == "helpful":
         thanked = state.model_copy(update={"after": None, "helped": True})
         tally = ("helpful" if value == "yes" else "unhelpful",)
-        return engine.Step(thanked, (Reply(_render(content, "after:thanks"), accepted=True),), tally=tally)
+        return engine.Step(thanked, (_said(content, _render(content, "after:thanks")),), tally=tally)
     return _progress(content, state, event, value)
 
 
@@ -152,11 +157,13 @@ def _checking_in(content: Content, state: State, event: Event, accepted: bool) -
     assert after is not None
     if accepted:
         due = event.at.timestamp() + _days(content) * _DAY
-        said = _render(content, "after:accepted", days=_shown_days(content), due=_date(content, due, event.at))
+        said = _render(
+            content, "after:accepted", days=_shown_days(content), due=_date(content, due, event.at)
+        )
     else:
         due, said = None, _render(content, "after:declined")
     updated = state.model_copy(update={"due": due, "after": None if state.helped else "helpful"})
-    reply = Reply(said) if state.helped else _helpful(content, said)
+    reply = _said(content, said) if state.helped else _helpful(content, said)
     return engine.Step(updated, (Reply(reply.text, reply.question, accepted=True),))
 
 
@@ -165,7 +172,9 @@ def _progress(content: Content, state: State, event: Event, value: str) -> engin
     context = _path_context(content, state, event, value, counted)
     path = next((p for p in content.paths if _holds(p, context)), None)
     if path is None:  # content with no way on for this answer: say thanks and stop asking
-        return engine.Step(state.model_copy(update={"after": None}), (Reply(_render(content, "after:thanks")),))
+        return engine.Step(
+            state.model_copy(update={"after": None}), (Reply(_render(content, "after:thanks")),)
+        )
     said = content.templates[f"after:say:{path.id}"](context).strip()
     moved = state.model_copy(update={"check_ins": counted, "progress": value, "after": None})
     if path.then == "rescreen":
@@ -177,12 +186,17 @@ def _progress(content: Content, state: State, event: Event, value: str) -> engin
         return _accepted(engine.advance(content, again, said))
     if path.then == "offer":
         return engine.Step(moved.model_copy(update={"after": "check_in"}), (_offer(content, said),))
-    return engine.Step(moved, (Reply(said, accepted=True),))
+    return engine.Step(moved, (_said(content, said),))
 
 
 def _accepted(result: engine.Step) -> engine.Step:
     first, *rest = result.replies
-    return engine.Step(result.state, (Reply(first.text, first.question, first.outcome, True), *rest), result.changed, result.tally)
+    return engine.Step(
+        result.state,
+        (Reply(first.text, first.question, first.outcome, True), *rest),
+        result.changed,
+        result.tally,
+    )
 
 
 def _holds(path: CheckInPath, context: Mapping[str, Any]) -> bool:
@@ -259,12 +273,19 @@ def mydata(content: Content, state: State | None, event: Event) -> Reply:
     facts: list[tuple[str, str]] = []
     if state is not None:
         facts = [
-            (content.facts[step.ask].summary, engine.display(content, step.ask, state.facts[step.ask], state.facts))
+            (
+                content.facts[step.ask].summary,
+                engine.display(content, step.ask, state.facts[step.ask], state.facts),
+            )
             for step in content.steps
             if step.ask in state.facts
         ]
     due = _date(content, state.due, event.at) if state is not None and state.due else ""
-    until = _date(content, state.kept_until, event.at, time=True) if state is not None and state.kept_until else ""
+    until = (
+        _date(content, state.kept_until, event.at, time=True)
+        if state is not None and state.kept_until
+        else ""
+    )
     return Reply(_render(content, "after:data", facts=facts, due=due, until=until))
 
 
@@ -274,7 +295,9 @@ def _date(content: Content, stamp: float, at: datetime, *, time: bool = False) -
     when = datetime.fromtimestamp(stamp, tz=zone)
     language = content.language
     text = language.date_format.format(
-        weekday=language.weekday_short[when.weekday()], day=when.day, month=language.month_short[when.month - 1]
+        weekday=language.weekday_short[when.weekday()],
+        day=when.day,
+        month=language.month_short[when.month - 1],
     )
     if time:
         text += f", {when:%H:%M} {when.tzname() or ''}".rstrip()

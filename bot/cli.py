@@ -278,7 +278,8 @@ def forget(
 @app.command()
 def stats(
     club: Annotated[
-        str | None, typer.Option(help="One club only, as platform:workspace (slack:T0123, discord:<server id>).")
+        str | None,
+        typer.Option(help="One club only, as platform:workspace (slack:T0123, discord:<server id>)."),
     ] = None,
 ) -> None:
     """The club numbers: knee checks per week by level, and how many found them helpful (counts
@@ -289,7 +290,9 @@ def stats(
 
     settings = _setup()
     try:
-        content = ContentSource(settings.content, settings.template_constants(), default_locale=settings.locale)
+        content = ContentSource(
+            settings.content, settings.template_constants(), default_locale=settings.locale
+        )
     except ContentError as exc:
         raise _fail(str(exc)) from None
 

@@ -888,7 +888,11 @@ def _compile_after(
     problems: _Problems,
 ) -> tuple[CheckInPath, ...]:
     """The check-in's texts and paths: templates `after:<name>`, one path per `progress.paths`."""
-    for fact, spec in (("check_in", after.offer), ("check_in_progress", after.progress), ("helpful", after.helpful)):
+    for fact, spec in (
+        ("check_in", after.offer),
+        ("check_in_progress", after.progress),
+        ("helpful", after.helpful),
+    ):
         part = {"check_in": "offer", "check_in_progress": "progress", "helpful": "helpful"}[fact]
         values = [choice.value for choice in spec.choices]
         if sorted(values) != sorted(AFTER_VALUES[fact]):

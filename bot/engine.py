@@ -51,8 +51,9 @@ def step(content: Content, state: State | None, event: Event) -> Step:
         paused = state is not None and state.paused and not state.finished
         command = _command(content, event.text, waiting, paused) or command
     if command == "data":
-        waiting = _reask(content, state) if state is not None and not state.finished else None
-        return Step(state, (after.mydata(content, state, event), *([waiting] if waiting else [])), changed=False)
+        # The question still waiting is asked again after the list.
+        asked = [_reask(content, state)] if state is not None and not state.finished else []
+        return Step(state, (after.mydata(content, state, event), *asked), changed=False)
     if command == "check_in":
         return after.deliver(content, state, event)
     if command == "forget":

@@ -45,7 +45,10 @@ def table(content: Content, rows: Iterable[tuple[str, str, str, int]], club: str
         for week in sorted(weeks, reverse=True):
             lines.append([week, *(shown(weeks[week].get(name, 0)) for name in names)])
         widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        body = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in lines]
+        body = [
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+            for line in lines
+        ]
         parts.append("\n".join([found_club if club is None else "", *body]).strip("\n"))
     return "\n\n".join(parts)
 

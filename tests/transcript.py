@@ -21,6 +21,19 @@ def kneebot_command() -> list[str]:
     return [script] if script else [sys.executable, "-m", "bot"]
 
 
+def faketime(clock: str | None) -> list[str]:
+    """The command prefix that runs a process with its clock moved (`+4d`), by libfaketime;
+    monotonic clocks are left alone, so timeouts and sleeps keep their length."""
+    if clock is None:
+        return []
+    if shutil.which("faketime") is None:
+        import pytest
+
+        pytest.skip("libfaketime is not installed (apt-get install faketime)")
+    os.environ.setdefault("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+    return ["faketime", "-f", clock]
+
+
 class Bot:
     """One `kneebot chat --json` process, read line by line on a thread so a hang fails, not blocks."""
 
@@ -32,9 +45,9 @@ class Bot:
         threading.Thread(target=self._pump, daemon=True).start()
 
     @classmethod
-    def start(cls, env: Mapping[str, str]) -> Bot:
+    def start(cls, env: Mapping[str, str], clock: str | None = None) -> Bot:
         process = subprocess.Popen(
-            [*kneebot_command(), "chat", "--json", "--user", "runner"],
+            [*faketime(clock), *kneebot_command(), "chat", "--json", "--user", "runner"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

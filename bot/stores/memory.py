@@ -86,7 +86,9 @@ class MemoryStore:
 
     async def claim_due(self, platform: str, now: float, lease: float, limit: int = 50) -> list[str]:
         with self._lock:
-            due = sorted((at, key) for key, at in self._checkins.items() if at <= now and platform_of(key) == platform)
+            due = sorted(
+                (at, key) for key, at in self._checkins.items() if at <= now and platform_of(key) == platform
+            )
             claimed = [key for _, key in due[:limit]]
             for key in claimed:
                 self._checkins[key] = now + lease

@@ -237,7 +237,8 @@ class SQLiteStore:
                 db.execute("DELETE FROM checkins WHERE key = ?", (key,))
             else:
                 db.execute(
-                    "INSERT INTO checkins (key, due) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET due = excluded.due",
+                    "INSERT INTO checkins (key, due) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET due = excluded.due",
                     (key, due),
                 )
 
@@ -254,7 +255,9 @@ class SQLiteStore:
                     (now, f"{platform}:", f"{platform};", limit),
                 ).fetchall()
                 claimed = [row[0] for row in found]
-                db.executemany("UPDATE checkins SET due = ? WHERE key = ?", [(now + lease, k) for k in claimed])
+                db.executemany(
+                    "UPDATE checkins SET due = ? WHERE key = ?", [(now + lease, k) for k in claimed]
+                )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
