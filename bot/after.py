@@ -47,7 +47,8 @@ def _render(content: Content, name: str, **extra: Any) -> str:
 
 def _said(content: Content, text: str) -> Reply:
     """A last word with nothing more to ask: it waits, as every turn does, on `start`."""
-    return Reply(text, Question(None, "single", (Choice("start", content.messages.start_label),)), accepted=True)
+    start = Choice("start", content.messages.start_label)
+    return Reply(text, Question(None, "single", (start,)), accepted=True)
 
 
 def _question(content: Content, fact: str, text: str, before: str = "") -> Reply:

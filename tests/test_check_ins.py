@@ -17,11 +17,10 @@ from bot.conversations import Conversations
 from bot.model import ConversationKey, Event, Reply
 from bot.stores import Store
 from bot.stores.memory import MemoryStore
+from bot.stores.sqlite import SQLiteStore
 from tests.conftest import NOW
-from tests.slack_double import SlackApi, SlackClient, spawn_worker
-from tests.slack_triage import whole_triage
-from tests.test_slack import ANSWERS
-from tests.test_stores import Backend, backend, store  # noqa: F401  (the backends' fixtures)
+from tests.slack_double import TEAM, SlackApi, SlackClient, spawn_worker
+from tests.test_stores import Backend, backend  # noqa: F401  (the backends' fixture)
 from tests.test_transcripts import CALM
 from tests.transcript import Bot, Message, kneebot_command
 
@@ -45,7 +44,8 @@ def test_a_check_in_accepted_is_asked_first_four_days_later(bot: Callable[..., B
     *_, summary, outcome = finish(runner, CALM)
     assert outcome["outcome"]["level"] == "self_care"
     assert summary["fact"] == "check_in", "the outcome is followed by the check-in offer"
-    assert "in 3 days" in summary["text"] and "48 hours" in summary["text"], summary["text"]
+    assert "in 3 days" in summary["text"], summary["text"]
+    assert "48 hours" in summary["text"], "accepting keeps the answers until then plus the retention"
     [helpful] = runner.send({"value": "yes"})
     assert "I'll ask how your knee is on" in helpful["text"]
     assert helpful["fact"] == "helpful"
@@ -70,7 +70,8 @@ async def _triage(
     replies = await service.handle(key, Event("answer", at, value="start"))
     while replies[-1].outcome is None and replies[0].outcome is None:
         question = replies[-1].question
-        assert question is not None and question.fact in answers, replies[-1].text
+        assert question is not None, replies[-1].text
+        assert question.fact in answers, replies[-1].text
         answer = answers[question.fact]
         replies = await service.handle(
             key, Event("answer", at, value=tuple(answer) if isinstance(answer, list) else answer)
@@ -78,10 +79,14 @@ async def _triage(
     return replies
 
 
+def _fact(reply: Reply) -> str | None:
+    return reply.question.fact if reply.question else None
+
+
 async def _checked_in(service: Conversations, key: ConversationKey, at: datetime) -> Reply:
     [(found, [asked])] = await service.due_check_ins("terminal", at)
     assert found == key
-    assert asked.question is not None and asked.question.fact == "check_in_progress"
+    assert _fact(asked) == "check_in_progress"
     return asked
 
 
@@ -96,13 +101,12 @@ async def test_what_each_check_in_answer_leads_to(content: Content) -> None:
     # `same` after self-care: a second check-in; `same` again: see a professional.
     await _checked_in(service, key, NOW + timedelta(days=3))
     [offer] = await service.handle(key, Event("text", NOW + timedelta(days=3), text="about the same"))
-    assert offer.question is not None and offer.question.fact == "check_in"
+    assert _fact(offer) == "check_in"
     await service.handle(key, Event("text", NOW + timedelta(days=3), text="yes"))
     await _checked_in(service, key, NOW + timedelta(days=6, hours=1))
     replies = await service.handle(key, Event("answer", NOW + timedelta(days=6, hours=1), value="same"))
-    assert replies[0].outcome is not None and (replies[0].outcome.level, replies[0].outcome.rule) == (
-        "see_professional", "C2"
-    )  # fmt: skip
+    assert replies[0].outcome is not None
+    assert (replies[0].outcome.level, replies[0].outcome.rule) == ("see_professional", "C2")
 
     # `better`: how to build back up, and the taper for the race now 9 days away.
     await _triage(service, key, racing, NOW)
@@ -119,10 +123,11 @@ async def test_what_each_check_in_answer_leads_to(content: Content) -> None:
     await service.handle(key, Event("answer", NOW, value="yes"))
     await _checked_in(service, key, at)
     [screen] = await service.handle(key, Event("text", at, text="about the same, but it locked up yesterday"))
-    assert screen.question is not None and screen.question.fact == "red_flags"
+    assert _fact(screen) == "red_flags"
     urgent = await service.handle(key, Event("answer", at, value=("locked",)))
-    assert urgent[0].outcome is not None and urgent[0].outcome.level == "urgent"
-    assert urgent[-1].question is not None and urgent[-1].question.fact == "helpful", "no check-in offer"
+    assert urgent[0].outcome is not None
+    assert urgent[0].outcome.level == "urgent"
+    assert _fact(urgent[-1]) == "helpful", "no check-in offer"
 
     # `no` keeps nothing more; `forget` cancels an accepted one.
     await _triage(service, key, CALM, NOW)
@@ -184,7 +189,8 @@ def test_stats_count_outcomes_by_week_and_level_naming_no_one(
         env=_env({"KNEEBOT_STORE": "redis://127.0.0.1:1/0"}),
     )
     assert broken.returncode != 0
-    assert len(broken.stderr.strip().splitlines()) == 1 and "Traceback" not in broken.stderr, broken.stderr
+    assert len(broken.stderr.strip().splitlines()) == 1, broken.stderr
+    assert "Traceback" not in broken.stderr
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
@@ -194,39 +200,38 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
 
 
 async def test_two_slack_workers_deliver_a_due_check_in_once(tmp_path: Path, content: Content) -> None:
+    # A Slack runner accepted a check-in 3 days and an hour ago; it fell due while no worker ran.
+    path = tmp_path / "kneebot.db"
+    seeded = SQLiteStore(path)
+    service = Conversations(content, seeded, timedelta(hours=24))
+    key = ConversationKey("slack", TEAM, "U0RUNNER")
+    then = datetime.now().astimezone() - timedelta(days=3, hours=1)
+    await _triage(service, key, CALM, then)
+    await service.handle(key, Event("answer", then, value="yes", fact="check_in"))
+    await seeded.close()
+
     api = SlackApi()
     api_url = await api.start()
-    store = f"sqlite:///{tmp_path / 'kneebot.db'}"
     log = tmp_path / "kneebot.log"
     workers: list[asyncio.subprocess.Process] = []
     try:
-        first, url = await spawn_worker(api_url, store, log)
-        workers.append(first)
-        runner = SlackClient(url, api)
-        await whole_triage(runner, content, ANSWERS)
-        offer = api.made("chat.postMessage")[-1]
-        assert "Shall I check in with you in 3 days" in offer["text"]
-        await runner.click(offer, "yes")
-
-        await api.settle()
-        first.send_signal(signal.SIGTERM)  # no worker runs when the check-in falls due
-        assert await asyncio.wait_for(first.wait(), 20) == 0
-        posted = len(api.made("chat.postMessage"))
-        for _ in range(2):  # two workers come up four days later, on the same store
-            worker, _ = await spawn_worker(api_url, store, log, clock="+4d")
-            workers.append(worker)
-        await api.wait_for("chat.postMessage", posted + 1, timeout=15)
+        started = [spawn_worker(api_url, f"sqlite:///{path}", log) for _ in range(2)]
+        workers += [worker for worker, _ in await asyncio.gather(*started)]  # two, on the one store
+        [asked] = await api.wait_for("chat.postMessage", 1, timeout=10)
         await asyncio.sleep(1.0)  # time for a second delivery, were there one
         await api.settle()
-        asked = [m for m in api.made("chat.postMessage")[posted:] if PROGRESS in m["text"]]
-        assert len(asked) == 1, [m["text"][:60] for m in api.made("chat.postMessage")[posted:]]
-        assert asked[0]["channel"] == f"D{runner.user}", "in the runner's DM"
-        assert {b["elements"][0]["text"]["text"] for b in asked[0]["blocks"] if b["type"] == "actions"} == {
-            "Better"
-        }
-        again, _ = await spawn_worker(api_url, store, log, clock="+4d")  # a third, restarted later
+        assert [m["text"][:40] for m in api.made("chat.postMessage")] == [asked["text"][:40]], (
+            "exactly one DM"
+        )
+        assert PROGRESS in asked["text"]
+        assert asked["channel"] == "DU0RUNNER", "in the runner's DM"
+        workers[0].send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(workers[0].wait(), 20) == 0
+        again, url = await spawn_worker(api_url, f"sqlite:///{path}", log)  # a restart, after delivery
         workers.append(again)
-        await asyncio.sleep(1.0)
+        await SlackClient(url, api).click(asked, "worse")
+        screen = (await api.wait_for("chat.postMessage", 2, timeout=10))[-1]
+        assert "quick safety check" in screen["text"], "worse: the warning signs again"
         await api.settle()
         assert len([m for m in api.made("chat.postMessage") if PROGRESS in m["text"]]) == 1
     finally:
@@ -239,23 +244,23 @@ async def test_two_slack_workers_deliver_a_due_check_in_once(tmp_path: Path, con
 
 
 async def test_claims_hand_each_due_check_in_to_one_taker(backend: Backend) -> None:  # noqa: F811
-    store: Store = backend.store
-    await store.schedule("slack:T1:U1", 100.0)
-    await store.schedule("slack:T1:U2", 200.0)
-    await store.schedule("discord:G1:U1", 100.0)
-    assert await store.claim_due("slack", 50.0, lease=60) == [], "nothing due yet"
+    taker: Store = backend.store
+    await taker.schedule("slack:T1:U1", 100.0)
+    await taker.schedule("slack:T1:U2", 200.0)
+    await taker.schedule("discord:G1:U1", 100.0)
+    assert await taker.claim_due("slack", 50.0, lease=60) == [], "nothing due yet"
     first, second = await asyncio.gather(
-        store.claim_due("slack", 150.0, lease=60), store.claim_due("slack", 150.0, lease=60)
+        taker.claim_due("slack", 150.0, lease=60), taker.claim_due("slack", 150.0, lease=60)
     )
     assert sorted(first + second) == ["slack:T1:U1"], "one taker for each, one platform only"
-    assert await store.claim_due("slack", 205.0, lease=60) == ["slack:T1:U2"], "the claimed one is leased"
-    assert sorted(await store.claim_due("slack", 300.0, lease=60)) == ["slack:T1:U1", "slack:T1:U2"], (
+    assert await taker.claim_due("slack", 205.0, lease=60) == ["slack:T1:U2"], "the claimed one is leased"
+    assert sorted(await taker.claim_due("slack", 300.0, lease=60)) == ["slack:T1:U1", "slack:T1:U2"], (
         "a taker that died: the lease runs out and the next takes it"
     )
-    await store.schedule("slack:T1:U2", None)
-    await store.count("slack:T1", "2026-W48", "self_care")
-    await store.count("slack:T1", "2026-W48", "self_care")
-    assert await store.forget_user("U1") == 0
-    assert await store.claim_due("slack", 10_000.0, lease=60) == []
-    assert await store.claim_due("discord", 10_000.0, lease=60) == [], "forget cancels every check-in"
-    assert await store.counts() == [("slack:T1", "2026-W48", "self_care", 2)], "counters name no one"
+    await taker.schedule("slack:T1:U2", None)
+    await taker.count("slack:T1", "2026-W48", "self_care")
+    await taker.count("slack:T1", "2026-W48", "self_care")
+    assert await taker.forget_user("U1") == 0
+    assert await taker.claim_due("slack", 10_000.0, lease=60) == []
+    assert await taker.claim_due("discord", 10_000.0, lease=60) == [], "forget cancels every check-in"
+    assert await taker.counts() == [("slack:T1", "2026-W48", "self_care", 2)], "counters name no one"
