@@ -363,6 +363,7 @@ class StatsSpec(_Spec):
     helpful: str
     unhelpful: str
     empty: str
+    admins_only: str
 
 
 class AfterFile(_Spec):
