@@ -139,6 +139,11 @@ def _key(interaction: discord.Interaction[Any]) -> ConversationKey:
     return ConversationKey("discord", place, str(interaction.user.id))
 
 
+def _dm(key: ConversationKey) -> ConversationKey:
+    """Where a runner's conversation lives when they talk to the bot in its DM."""
+    return ConversationKey("discord", "dm", key.user)
+
+
 def _locale(interaction: discord.Interaction[Any]) -> str:
     return str(interaction.locale.value if hasattr(interaction.locale, "value") else interaction.locale)
 
@@ -440,7 +445,9 @@ class _Setup:
         assert self.stopping is not None
         while not self.stopping.is_set():
             try:
-                for key, replies in await self.service.due_check_ins("discord"):
+                # Asked in the runner's DM, and answered there, whichever server it started in.
+                found = await self.service.due_check_ins("discord", home=_dm)
+                for key, replies in found:
                     await self._deliver(key, replies)
             except Exception as exc:  # the type only: never what a runner was told
                 _log.error("could not deliver due check-ins: %s", type(exc).__name__)

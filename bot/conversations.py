@@ -8,6 +8,7 @@ and applies its event to that.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
@@ -149,11 +150,18 @@ class Conversations:
             _log.error("could not keep a check-in or a count (%s)", type(exc).__name__)
 
     async def due_check_ins(
-        self, platform: str, now: datetime | None = None, lease: float = _LEASE
+        self,
+        platform: str,
+        now: datetime | None = None,
+        lease: float = _LEASE,
+        home: Callable[[ConversationKey], ConversationKey] | None = None,
     ) -> list[tuple[ConversationKey, list[Reply]]]:
         """Claim this platform's check-ins that are due and step each conversation to its
         *How is your knee?*; the replies to deliver, by runner. A check-in already asked (by
-        another process, or the terminal) or gone with its conversation gives nothing."""
+        another process, or the terminal) or gone with its conversation gives nothing.
+
+        `home` names where the runner will answer it (Discord: their DM with the bot, whatever
+        server the check started in); the conversation moves there first, unless one is there."""
         at = now or datetime.now().astimezone()
         found: list[tuple[ConversationKey, list[Reply]]] = []
         for claimed in await self.store.claim_due(platform, at.timestamp(), lease):
@@ -162,16 +170,38 @@ class Conversations:
                 await self.store.schedule(claimed, None)
                 continue
             key = ConversationKey(*parts)
+            target = home(key) if home is not None else key
+            if target != key and await self._move(key, target, at):
+                await self.store.schedule(claimed, None)
+                key = target
             replies = await self.handle(key, Event("check_in", at))
-            stored = await self.store.get(claimed)
+            if not any(r.question and r.question.fact == "check_in_progress" for r in replies):
+                replies = []  # an apology for a store that failed is not a check-in to send
+            stored = await self.store.get(str(key))
             state = self._decode(stored.data) if stored else None
             if state is None or state.due is None:
-                await self.store.schedule(claimed, None)  # asked now, or nothing left to ask
+                await self.store.schedule(str(key), None)  # asked now, or nothing left to ask
             elif state.due > at.timestamp():
-                await self.store.schedule(claimed, state.due)
+                await self.store.schedule(str(key), state.due)
             if replies:
                 found.append((key, replies))
         return found
+
+    async def _move(self, source: ConversationKey, target: ConversationKey, at: datetime) -> bool:
+        """Move a conversation to another key, if nothing is kept there; True if it moved."""
+        stored = await self.store.get(str(source))
+        state = self._decode(stored.data) if stored else None
+        if stored is None or state is None:
+            return False
+        ttl = (
+            max(60.0, state.kept_until - at.timestamp())
+            if state.kept_until
+            else self.retention.total_seconds()
+        )
+        if not await self.store.compare_and_set(str(target), None, stored.data, ttl):
+            return False
+        await self.store.delete(str(source))
+        return True
 
     def _decode(self, data: str) -> State | None:
         try:

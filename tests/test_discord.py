@@ -233,3 +233,5 @@ async def test_a_due_check_in_arrives_as_a_dm(bot: Discord, content: Content) ->
     [asked] = [m for m in bot.api.messages() if "How is your knee" in m.get("content", "")]
     assert asked["channel_id"] == DM_CHANNEL
     assert fact_of(asked) == "check_in_progress"
+    await bot.gateway.click(asked, "worse", guild=False)  # answered in the DM
+    assert "quick safety check" in bot.last()["content"], "worse: the warning signs again"
