@@ -10,6 +10,8 @@ is served after a restart, or by another shard, from the id and the shared store
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
-from bot.conversations import Conversations
+from bot.conversations import Conversations, club_of
 from bot.model import Answer, ConversationKey, Event, Question, Reply
 
 __all__ = ["KneeClient", "render"]
@@ -40,6 +42,8 @@ MAX_INPUT_LABEL = 45
 MODAL = "knee:modal:"
 ANSWER_FIELD = "knee:answer"
 NONE = discord.AllowedMentions.none()
+CHECK_IN_EVERY = 30.0
+"""Seconds between looks for check-ins that fell due."""
 COLOURS = {"urgent": 0xD93025, "see_professional": 0xF2A900, "self_care": 0x1E8E3E}
 
 
@@ -133,6 +137,11 @@ def _add_back(view: discord.ui.View, question: Question) -> None:
 def _key(interaction: discord.Interaction[Any]) -> ConversationKey:
     place = str(interaction.guild_id) if interaction.guild_id else "dm"
     return ConversationKey("discord", place, str(interaction.user.id))
+
+
+def _dm(key: ConversationKey) -> ConversationKey:
+    """Where a runner's conversation lives when they talk to the bot in its DM."""
+    return ConversationKey("discord", "dm", key.user)
 
 
 def _locale(interaction: discord.Interaction[Any]) -> str:
@@ -361,6 +370,30 @@ class _Knee(app_commands.Group):
         replies = await _service(interaction).handle(_key(interaction), event)
         await _send(interaction, replies)
 
+    @app_commands.command(description="What kneebot keeps about you, and when it is deleted")
+    async def mydata(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        event = Event("data", _now(), locale=_locale(interaction))
+        replies = await _service(interaction).handle(_key(interaction), event)
+        await _send(interaction, replies[:1])
+
+    @app_commands.command(description="The club's anonymous numbers (for members who manage the server)")
+    async def stats(self, interaction: discord.Interaction[Any]) -> None:
+        from bot.stats import club_table
+
+        service = _service(interaction)
+        content = service.content_for(_locale(interaction))
+        assert content.after is not None
+        permissions = interaction.permissions
+        if interaction.guild_id is None or not permissions.manage_guild:
+            text = content.after.stats.admins_only
+            await interaction.response.send_message(_clean(text), ephemeral=True, allowed_mentions=NONE)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        shown = await club_table(service.store, content, club_of(_key(interaction)))
+        table = f"```\n{shown[: MAX_CONTENT - 8]}\n```"
+        await interaction.followup.send(table, ephemeral=True, allowed_mentions=NONE)
+
     @app_commands.command(description="Look up a topic")
     @app_commands.describe(
         topic="What to look up", details="Anything the topic needs, like your weekly miles"
@@ -394,9 +427,14 @@ class _Setup:
     guild_id: int | None
     sync_commands: bool
 
+    check_ins: asyncio.Task[None] | None = None
+    stopping: asyncio.Event | None = None
+
     async def setup_hook(self) -> None:
         assert isinstance(self, discord.Client)
         self.add_dynamic_items(PickButton, MultiSelect, NumberButton, BackButton)
+        self.stopping = asyncio.Event()
+        self.check_ins = asyncio.get_running_loop().create_task(self._check_ins())
         if not self.sync_commands:
             return
         if self.guild_id:
@@ -408,6 +446,38 @@ class _Setup:
         _log.info(
             "synced %d commands %s", len(synced), f"to guild {self.guild_id}" if self.guild_id else "globally"
         )
+
+    async def _check_ins(self) -> None:
+        """Deliver due check-ins as DMs until the client closes: at start, then every
+        CHECK_IN_EVERY seconds. The store hands each to one process or shard."""
+        assert self.stopping is not None
+        while not self.stopping.is_set():
+            try:
+                # Asked in the runner's DM, and answered there, whichever server it started in.
+                found = await self.service.due_check_ins("discord", home=_dm)
+                for key, replies in found:
+                    await self._deliver(key, replies)
+            except Exception as exc:  # the type only: never what a runner was told
+                _log.error("could not deliver due check-ins: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), CHECK_IN_EVERY)
+
+    async def _deliver(self, key: ConversationKey, replies: list[Reply]) -> None:
+        assert isinstance(self, discord.Client)
+        try:
+            user = await self.fetch_user(int(key.user))
+            for reply in replies:
+                for message in render(reply):
+                    await user.send(**message)
+        except (discord.HTTPException, ValueError) as exc:
+            _log.warning("could not send a check-in: %s", type(exc).__name__)
+
+    async def close(self) -> None:
+        """Stop looking for check-ins (waiting for one being sent), then close the connection."""
+        if self.stopping is not None and self.check_ins is not None:
+            self.stopping.set()
+            await self.check_ins
+        await super().close()  # type: ignore[misc]
 
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         """Every interaction passes here after discord.py's own routing, which serves commands,

@@ -351,6 +351,10 @@ class _Slack:
             await ack()  # before the store, which may be slow or locked: Slack waits 3 s at most
             self.tasks.start(self._forget(respond, key))
             return
+        if word == "mydata":
+            await ack()
+            self.tasks.start(self._mydata(respond, client, key))
+            return
         if word not in ("", "check", "start"):
             text, blocks = render(self.service.lookup(word, rest, command=COMMAND))[0]
             await ack(response_type="ephemeral", text=text, blocks=blocks)
@@ -368,6 +372,16 @@ class _Slack:
         with contextlib.suppress(StoreError):  # the reply above already says the store is down
             await self.service.store.delete(_unsent_key(key))
         await respond(response_type="ephemeral", text=mrkdwn(replies[0].text) if replies else "")
+
+    async def _mydata(self, respond: AsyncRespond, client: AsyncWebClient, key: ConversationKey) -> None:
+        locale = await self.user_locale(client, key.user)
+        replies = await self.service.handle(key, Event("data", _now(), locale=locale))
+        text = "\n\n".join(reply.text for reply in replies[:1])
+        await respond(response_type="ephemeral", text=mrkdwn(text))
+
+    async def deliver(self, client: AsyncWebClient, key: ConversationKey, replies: list[Reply]) -> None:
+        """A check-in that fell due, in the runner's DM."""
+        await self.send(client, await self.open_dm(client, key.user), replies, key)
 
     async def _start(self, client: AsyncWebClient, key: ConversationKey, event_id: str | None) -> None:
         if await self.resend(client, key):
@@ -568,6 +582,7 @@ async def serve(
             service, token=token, signing_secret=None if app_token else signing_secret,
             api_url=api_url, session=session, tasks=tasks,
         )  # fmt: skip
+        check_ins = loop.create_task(_check_ins(_Slack(service, tasks), app.client, stop))
         try:
             if app_token:
                 async with health_server(service.store, host, health_port):
@@ -575,12 +590,31 @@ async def serve(
             else:
                 await _http(app, service, host, port, stop, ready)
         finally:
+            stop.set()
+            await check_ins  # it stops at once when `stop` is set
             await tasks.drain()  # no new events now; let the replies under way go out
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         await session.close()
         await service.store.close()
+
+
+CHECK_IN_EVERY = 30.0
+"""Seconds between looks for check-ins that fell due."""
+
+
+async def _check_ins(slack: _Slack, client: AsyncWebClient, stop: asyncio.Event) -> None:
+    """Deliver due check-ins as DMs until `stop`: at start (one may have fallen due while no
+    process ran), then every CHECK_IN_EVERY seconds. The store hands each to one process."""
+    while not stop.is_set():
+        try:
+            for key, replies in await slack.service.due_check_ins("slack"):
+                slack.tasks.start(slack.deliver(client, key, replies))
+        except Exception as exc:  # the type only: never what a runner was told
+            _log.error("could not look for due check-ins: %s", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), CHECK_IN_EVERY)
 
 
 async def _socket_mode(

@@ -24,7 +24,7 @@ from bot.model import Answer, ConversationKey, Event, Reply
 __all__ = ["event_from_json", "reply_to_json", "run_chat"]
 
 _QUIT = {"quit", "exit", "bye", ":q"}
-_COMMANDS = {"restart", "forget", "back"}
+_COMMANDS = {"restart", "forget", "back", "data"}
 
 
 def _now() -> datetime:

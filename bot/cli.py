@@ -276,6 +276,41 @@ def forget(
 
 
 @app.command()
+def stats(
+    club: Annotated[
+        str | None,
+        typer.Option(help="One club only, as platform:workspace (slack:T0123, discord:<server id>)."),
+    ] = None,
+) -> None:
+    """The club numbers: knee checks per week by level, and how many found them helpful (counts
+    under 5 show as <5; no runner is named or kept)."""
+    from bot.content import ContentSource
+    from bot.stats import table
+    from bot.stores import open_store
+
+    settings = _setup()
+    try:
+        content = ContentSource(
+            settings.content, settings.template_constants(), default_locale=settings.locale
+        )
+    except ContentError as exc:
+        raise _fail(str(exc)) from None
+
+    async def run() -> list[tuple[str, str, str, int]]:
+        store = open_store(settings.store)
+        try:
+            return await store.counts()
+        finally:
+            await store.close()
+
+    try:
+        rows = asyncio.run(run())
+    except KneebotError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(table(content.current(), rows, club))
+
+
+@app.command()
 def ask(
     topic: Annotated[str, typer.Argument(help="A topic: warmups, foam, strength, taper, shoes…")],
     args: Annotated[

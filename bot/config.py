@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     store: str = Field(default_factory=_default_store)
     retention_hours: float = Field(default=24, gt=0, le=24 * 365)
     sweep_minutes: float = Field(default=5, gt=0, le=24 * 60)
+    check_in_days: float = Field(default=3, gt=0, le=60)
+    """Days after a see-a-professional or self-care outcome that the offered check-in is due."""
     content: Path | None = None
     emergency_number: str | None = Field(default=None, min_length=1, max_length=120)
     """How outcomes name the emergency number; unset, each language's own default text."""
@@ -77,6 +79,9 @@ class Settings(BaseSettings):
             if self.retention_hours == int(self.retention_hours)
             else self.retention_hours,
             "unit": self.distance_unit,
+            "check_in_days": int(self.check_in_days)
+            if self.check_in_days == int(self.check_in_days)
+            else self.check_in_days,
         }
 
 

@@ -186,7 +186,7 @@ class MessagesFile(_Spec):
     help: str
 
 
-CommandName = Literal["start", "resume", "restart", "forget", "back"]
+CommandName = Literal["start", "resume", "restart", "forget", "back", "data"]
 
 
 class LanguageFile(_Spec):
@@ -333,6 +333,59 @@ class TopicsFile(_Spec):
     unknown: str
 
 
+class AfterQuestionSpec(_Spec):
+    question: str
+    choices: tuple[ChoiceSpec, ...] = Field(min_length=2)
+
+
+class OfferSpec(AfterQuestionSpec):
+    levels: tuple[Level, ...] = ("see_professional", "self_care")
+    accepted: str
+    """Sees `due`, the check-in's date."""
+    declined: str
+
+
+class AfterRuleSpec(_Spec):
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
+    level: Level
+    reason: str
+
+
+class PathSpec(_Spec):
+    id: str
+    when: str
+    say: str = ""
+    then: Literal["rescreen", "offer", "outcome", "end"]
+    rule: AfterRuleSpec | None = None
+    """For `rescreen` and `outcome`: the least level the triage may end at, and why."""
+
+
+class ProgressSpec(AfterQuestionSpec):
+    paths: tuple[PathSpec, ...] = Field(min_length=1)
+
+
+class HelpfulSpec(AfterQuestionSpec):
+    thanks: str
+
+
+class StatsSpec(_Spec):
+    title: str
+    week: str
+    levels: dict[Level, str]
+    helpful: str
+    unhelpful: str
+    empty: str
+    admins_only: str
+
+
+class AfterFile(_Spec):
+    offer: OfferSpec
+    progress: ProgressSpec
+    helpful: HelpfulSpec
+    data: str
+    stats: StatsSpec
+
+
 class ClubFile(_Spec):
     name: str = Field(default="", max_length=80)
     booking_name: str = Field(default="", max_length=80)
@@ -350,7 +403,16 @@ FILES: dict[str, type[_Spec]] = {
     "language.yaml": LanguageFile,
     "topics.yaml": TopicsFile,
     "club.yaml": ClubFile,
+    "after.yaml": AfterFile,
 }
+# The values of the questions asked after an outcome (the transcript protocol's).
+AFTER_VALUES: dict[str, tuple[str, ...]] = {
+    "check_in": ("yes", "no"),
+    "check_in_progress": ("better", "same", "worse"),
+    "helpful": ("yes", "no"),
+}
+# What the check-in paths' conditions and texts may use beyond facts and settings.
+PATH_NAMES = frozenset({"progress", "level", "check_ins", "days_left", "taper"})
 
 SETTINGS_NAMES = frozenset(
     {"emergency_number", "retention_hours", "unit", "club_name", "booking_name", "booking_link"}
@@ -371,10 +433,16 @@ MESSAGE_NAMES: dict[str, frozenset[str]] = {
     "out_of_range": frozenset({"low", "high"}),
     "help": frozenset({"command"}),
 }
+AFTER_NAMES: dict[str, frozenset[str]] = {
+    "offer": frozenset({"days", "due"}),
+    "accepted": frozenset({"days", "due"}),
+    "data": frozenset({"facts", "due", "until"}),
+}
 # What a trial run sees: no fact known yet, plausible settings, every extra name empty.
 _SAMPLE: Mapping[str, Any] = {
     **dict.fromkeys(FACT_NAMES | {"level", "value", "answer", "low", "high", "rule"}, UNKNOWN),
-    **dict.fromkeys(TAPER_NAMES | UNKNOWN_TOPIC_NAMES, UNKNOWN),
+    **dict.fromkeys(TAPER_NAMES | UNKNOWN_TOPIC_NAMES | PATH_NAMES | {"days", "due", "until"}, UNKNOWN),
+    "facts": (),
     **dict.fromkeys(LAYOUT_NAMES - {"level", "rule", "advice", "summary"}, ""),
     "emergency_number": "112",
     "retention_hours": 24,
@@ -423,6 +491,16 @@ class Step:
 
 
 @dataclass(frozen=True)
+class CheckInPath:
+    """A way on after a check-in's answer (content/after.yaml `progress.paths`)."""
+
+    id: str
+    when: Condition
+    then: str
+    rule: Rule | None
+
+
+@dataclass(frozen=True)
 class Content:
     """Checked, compiled content: what the engine runs on. Immutable once loaded."""
 
@@ -442,6 +520,9 @@ class Content:
     advice_shown: int = 4
     budget: Mapping[str, int] = field(default_factory=dict)
     """How many advice lines an outcome shows in full; the rest are named as topics."""
+    after: AfterFile | None = None
+    """What happens after the outcome: the check-in, "was this helpful?", `mydata`, stats."""
+    paths: tuple[CheckInPath, ...] = ()
 
 
 def default_content_dir() -> Path:
@@ -775,6 +856,9 @@ def load_content(
     at = line_of(lines, ("unknown",))
     keep("topic_unknown", compiler.template(topics_file.unknown, file, at, "unknown", UNKNOWN_TOPIC_NAMES))
 
+    after, lines, file = parsed["after.yaml"]
+    paths = _compile_after(after, lines, file, compiler, keep, problems)
+
     if problems.items:
         raise ContentError(problems.items)
     for name, template in list(templates.items()):
@@ -801,9 +885,62 @@ def load_content(
         locale=locale,
         advice_shown=outcomes.show,
         budget=dict(outcomes.budget),
+        after=after,
+        paths=paths,
     )
     _log.info("content loaded from %s, version %s", directory, content.version)
     return content
+
+
+def _compile_after(
+    after: AfterFile,
+    lines: Lines,
+    file: str,
+    compiler: _Compiler,
+    keep: Callable[[str, Template | None], None],
+    problems: _Problems,
+) -> tuple[CheckInPath, ...]:
+    """The check-in's texts and paths: templates `after:<name>`, one path per `progress.paths`."""
+    for fact, spec in (
+        ("check_in", after.offer),
+        ("check_in_progress", after.progress),
+        ("helpful", after.helpful),
+    ):
+        part = {"check_in": "offer", "check_in_progress": "progress", "helpful": "helpful"}[fact]
+        values = [choice.value for choice in spec.choices]
+        if sorted(values) != sorted(AFTER_VALUES[fact]):
+            problems.add(
+                file, line_of(lines, (part, "choices")),
+                f"{part}: choices must be {', '.join(AFTER_VALUES[fact])}, not {', '.join(values)}",
+            )  # fmt: skip
+    texts = {
+        "offer": (after.offer.question, ("offer", "question")),
+        "accepted": (after.offer.accepted, ("offer", "accepted")),
+        "declined": (after.offer.declined, ("offer", "declined")),
+        "progress": (after.progress.question, ("progress", "question")),
+        "helpful": (after.helpful.question, ("helpful", "question")),
+        "thanks": (after.helpful.thanks, ("helpful", "thanks")),
+        "data": (after.data, ("data",)),
+    }
+    for name, (text, where) in texts.items():
+        extra = AFTER_NAMES.get(name, frozenset())
+        keep(f"after:{name}", compiler.template(text, file, line_of(lines, where), name, extra))
+    paths: list[CheckInPath] = []
+    for index, path in enumerate(after.progress.paths):
+        at = line_of(lines, ("progress", "paths", index))
+        what = f"check-in path {path.id!r}"
+        when = compiler.condition(path.when, file, at, what, PATH_NAMES)
+        keep(f"after:say:{path.id}", compiler.template(path.say, file, at, what, PATH_NAMES))
+        if path.then in ("rescreen", "outcome") and path.rule is None:
+            problems.add(file, at, f"{what}: `then: {path.then}` needs a `rule` (the least level)")
+        rule = None
+        if path.rule is not None:
+            reason = compiler.template(path.rule.reason, file, at, f"{what} reason", PATH_NAMES)
+            if reason is not None:
+                rule = Rule(path.rule.id, path.rule.level, lambda _context: True, reason, Where(file, at))
+        if when is not None:
+            paths.append(CheckInPath(path.id, when, path.then, rule))
+    return tuple(paths)
 
 
 def _fixed(text: str) -> Template:

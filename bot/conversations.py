@@ -8,6 +8,7 @@ and applies its event to that.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
@@ -19,12 +20,24 @@ from bot.lookup import lookup, topic_names
 from bot.model import Choice, ConversationKey, Event, Question, Reply, State
 from bot.stores import Store
 
-__all__ = ["Conversations"]
+__all__ = ["Conversations", "club_of", "iso_week"]
 
 _log = logging.getLogger(__name__)
 
 _ATTEMPTS = 8
 _EVENT_MEMORY = timedelta(hours=1)
+_LEASE = 120.0
+"""Seconds a claimed check-in is held by the process that claimed it before another may."""
+
+
+def club_of(key: ConversationKey) -> str:
+    """The club a runner belongs to in the anonymous numbers: platform and workspace, no user."""
+    return f"{key.platform}:{key.workspace}"
+
+
+def iso_week(at: datetime) -> str:
+    year, week, _ = at.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 class Conversations:
@@ -111,13 +124,84 @@ class Conversations:
             saved = result.state
             if saved.locale != content.locale:
                 saved = saved.model_copy(update={"locale": content.locale})
+            # An accepted check-in keeps the conversation until it is due, plus the retention.
+            now = event.at.timestamp()
+            ttl = self.retention.total_seconds() + max(0.0, (saved.due or now) - now)
+            saved = saved.model_copy(update={"kept_until": round(now + ttl)})
             data = saved.model_dump_json(exclude_defaults=True)
             expected = stored.version if stored else None
-            ttl = self.retention.total_seconds()
             if await self.store.compare_and_set(key, expected, data, ttl):
+                await self._after_save(conversation, event, state, saved, result.tally)
                 return list(result.replies)
             written = (data, list(result.replies))
         raise ConflictError(f"conversation kept changing over {_ATTEMPTS} attempts")
+
+    async def _after_save(
+        self, key: ConversationKey, event: Event, before: State | None, saved: State, tally: tuple[str, ...]
+    ) -> None:
+        """Keep the check-in job in step with the state, and count for the club's numbers. The
+        state is saved already: a failure here is logged, and the runner's turn goes on."""
+        try:
+            if saved.due != (before.due if before else None):
+                await self.store.schedule(str(key), saved.due)
+            for name in tally:
+                await self.store.count(club_of(key), iso_week(event.at), name)
+        except StoreError as exc:
+            _log.error("could not keep a check-in or a count (%s)", type(exc).__name__)
+
+    async def due_check_ins(
+        self,
+        platform: str,
+        now: datetime | None = None,
+        lease: float = _LEASE,
+        home: Callable[[ConversationKey], ConversationKey] | None = None,
+    ) -> list[tuple[ConversationKey, list[Reply]]]:
+        """Claim this platform's check-ins that are due and step each conversation to its
+        *How is your knee?*; the replies to deliver, by runner. A check-in already asked (by
+        another process, or the terminal) or gone with its conversation gives nothing.
+
+        `home` names where the runner will answer it (Discord: their DM with the bot, whatever
+        server the check started in); the conversation moves there first, unless one is there."""
+        at = now or datetime.now().astimezone()
+        found: list[tuple[ConversationKey, list[Reply]]] = []
+        for claimed in await self.store.claim_due(platform, at.timestamp(), lease):
+            parts = claimed.split(":", 2)
+            if len(parts) != 3:
+                await self.store.schedule(claimed, None)
+                continue
+            key = ConversationKey(*parts)
+            target = home(key) if home is not None else key
+            if target != key and await self._move(key, target, at):
+                await self.store.schedule(claimed, None)
+                key = target
+            replies = await self.handle(key, Event("check_in", at))
+            if not any(r.question and r.question.fact == "check_in_progress" for r in replies):
+                replies = []  # an apology for a store that failed is not a check-in to send
+            stored = await self.store.get(str(key))
+            state = self._decode(stored.data) if stored else None
+            if state is None or state.due is None:
+                await self.store.schedule(str(key), None)  # asked now, or nothing left to ask
+            elif state.due > at.timestamp():
+                await self.store.schedule(str(key), state.due)
+            if replies:
+                found.append((key, replies))
+        return found
+
+    async def _move(self, source: ConversationKey, target: ConversationKey, at: datetime) -> bool:
+        """Move a conversation to another key, if nothing is kept there; True if it moved."""
+        stored = await self.store.get(str(source))
+        state = self._decode(stored.data) if stored else None
+        if stored is None or state is None:
+            return False
+        ttl = (
+            max(60.0, state.kept_until - at.timestamp())
+            if state.kept_until
+            else self.retention.total_seconds()
+        )
+        if not await self.store.compare_and_set(str(target), None, stored.data, ttl):
+            return False
+        await self.store.delete(str(source))
+        return True
 
     def _decode(self, data: str) -> State | None:
         try:

@@ -22,7 +22,7 @@ from bot.lookup import lookup
 from bot.model import Choice, Event, FactValue, Outcome, Question, Reply, State
 from bot.understand import Misunderstood, normalise, understand
 
-__all__ = ["Step", "context", "decide", "outcome", "render_message", "step"]
+__all__ = ["Step", "advance", "context", "decide", "display", "outcome", "render_message", "step"]
 
 _log = logging.getLogger(__name__)
 
@@ -33,15 +33,29 @@ class Step:
     """The state to keep; None means the conversation is to be deleted (or never existed)."""
     replies: tuple[Reply, ...]
     changed: bool = True
+    tally: tuple[str, ...] = ()
+    """What the club's anonymous numbers count for this step: an outcome's level, `helpful`."""
 
 
 def step(content: Content, state: State | None, event: Event) -> Step:
     """Apply one event to a conversation."""
+    from bot import after
+
+    if state is not None and state.finished and state.after and event.kind in ("text", "answer"):
+        taken = after.answer(content, state, event)  # the question after an outcome, if answered
+        if taken is not None:
+            return taken
     command: str = event.kind
     if command == "text" and event.text is not None:
         waiting = state is None or state.finished or state.paused
         paused = state is not None and state.paused and not state.finished
         command = _command(content, event.text, waiting, paused) or command
+    if command == "data":
+        # The question still waiting is asked again after the list.
+        asked = [_reask(content, state)] if state is not None and not state.finished else []
+        return Step(state, (after.mydata(content, state, event), *asked), changed=False)
+    if command == "check_in":
+        return after.deliver(content, state, event)
     if command == "forget":
         # Always a change: even with no conversation left, event ids may still name the runner.
         return Step(None, (_start_prompt(content, _render(content, "forgotten")),))
@@ -53,6 +67,8 @@ def step(content: Content, state: State | None, event: Event) -> Step:
             return Step(state, (_reask(content, state, _render(content, "stale_answer")),), changed=False)
         return _back(content, state)
     if command == "start" and event.kind == "start":
+        if after.due_now(state, event.at):
+            return after.deliver(content, state, event)  # a check-in that fell due comes first
         return _opening(content, state)
     if command == "lookup":
         topic, _, args = (event.text or "").strip().partition(" ")
@@ -96,14 +112,14 @@ def _command(content: Content, text: str, waiting: bool, paused: bool) -> str | 
     if waiting and said.isdigit() and 1 <= int(said) <= len(prompt):
         return prompt[int(said) - 1]  # a pick by number from the bot's own prompt
     commands = content.language.commands
-    names: tuple[CommandName, ...] = ("forget", "restart", "back", "resume", "start")
+    names: tuple[CommandName, ...] = ("forget", "restart", "back", "data", "resume", "start")
     for command in names:
         if said in _phrases(commands.get(command, ())) and (
-            waiting or command in ("forget", "restart", "back")
+            waiting or command in ("forget", "restart", "back", "data")
         ):
             return command
     if waiting:
-        for command in names[3:]:
+        for command in names[4:]:
             if any(
                 re.search(rf"(?<![\w']){re.escape(p)}(?![\w'])", said)
                 for p in _phrases(commands.get(command, ()))
@@ -238,18 +254,26 @@ def _controls(content: Content, state: State) -> tuple[tuple[str, str], ...]:
     return tuple((name, text) for name, text in controls.items() if name != "back" or back)
 
 
+def advance(content: Content, state: State, before: str) -> Step:
+    """Ask the next question, or give the outcome (and what follows it) when none is left."""
+    return _advance(content, state, before)
+
+
 def _advance(content: Content, state: State, before: str) -> Step:
+    from bot import after
+
     context = _context(content, state.facts)
     for rule in content.rules:
         if rule.level == "urgent" and _holds(rule, context):
-            return _finish(content, state, rule, context, before)
+            return after.conclude(content, _finish(content, state, rule, context, before))
     for item in content.steps:
         if item.ask in state.facts:
             continue
         if item.when is None or item.when(context):
             asked = state.model_copy(update={"asking": item.ask, "content": content.version})
             return Step(asked, (_question(content, item.ask, context, before, _controls(content, asked)),))
-    return _finish(content, state, decide(content, state.facts), context, before)
+    rule = after.at_least(content, state, decide(content, state.facts))
+    return after.conclude(content, _finish(content, state, rule, context, before))
 
 
 def _holds(rule: Rule, context: Mapping[str, Any]) -> bool:
@@ -357,6 +381,11 @@ def _reask(content: Content, state: State | None, before: str = "") -> Reply:
         return replace(confirm, text=f"{before}\n\n{confirm.text}" if before else confirm.text)
     context = _context(content, state.facts)
     return _question(content, state.asking, context, before, _controls(content, state))
+
+
+def display(content: Content, fact: str, value: FactValue, facts: Mapping[str, FactValue]) -> str:
+    """An answer as the summary shows it."""
+    return _display(content, fact, value, facts)
 
 
 def _display(content: Content, fact: str, value: FactValue, facts: Mapping[str, FactValue]) -> str:

@@ -79,6 +79,7 @@ def candidates(fact: str, numbers: set[Any]) -> Iterator[Any]:
 
 _NOT_TEXT = frozenset(
     {"value", "id", "ask", "when", "kind", "unit", "level", "note", "layout", "numbers", "topic", "priority"}
+    | {"then"}
 )
 _NO_TEXT_FILES = ("language.yaml", "club.yaml", "flow.yaml")
 

@@ -27,7 +27,9 @@ __all__ = [
     "State",
 ]
 
-EventKind = Literal["start", "answer", "text", "lookup", "restart", "forget", "back", "unreadable"]
+EventKind = Literal[
+    "start", "answer", "text", "lookup", "restart", "forget", "back", "unreadable", "data", "check_in"
+]
 Answer = str | int | float | tuple[str, ...]
 FactValue = str | int | float | list[str]
 
@@ -44,6 +46,9 @@ class Event:
     - `restart`, `forget`: the commands of the same name.
     - `back`: take back the last answer and ask that question again.
     - `unreadable`: sent something the adapter could not read at all (bad JSON, an attachment).
+    - `data`: asked what the bot keeps about them (`mydata`).
+    - `check_in`: a check-in the runner accepted may be due (the adapters' delivery loop, or the
+      terminal starting); the engine asks it only if it is.
     """
 
     kind: EventKind
@@ -136,6 +141,21 @@ class State(BaseModel):
     """The language the check runs in, fixed when it starts."""
     started: float = 0.0
     updated: float = 0.0
+    after: str | None = None
+    """After the outcome: the question waiting for an answer (`check_in`, `check_in_progress`,
+    `helpful`), if any."""
+    due: float | None = None
+    """When the check-in the runner accepted is due (a Unix time)."""
+    check_ins: int = 0
+    """How many check-ins the runner has answered for this triage."""
+    progress: str | None = None
+    """The answer to the last check-in (`better`, `same`, `worse`)."""
+    floor: str | None = None
+    """The check-in rule whose level is the least this triage may end at (after `worse`)."""
+    helped: bool = False
+    """The runner has said whether the outcome was helpful."""
+    kept_until: float = 0.0
+    """When the store deletes this conversation, as of its last save."""
 
     @property
     def finished(self) -> bool:

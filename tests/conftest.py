@@ -37,8 +37,8 @@ def bot() -> Iterator[Callable[..., Bot]]:
     """Start `kneebot chat --json` on demand; every process is stopped after the test."""
     started: list[Bot] = []
 
-    def start(**env: str) -> Bot:
-        process = Bot.start({"KNEEBOT_STORE": "memory://", **env})
+    def start(clock: str | None = None, **env: str) -> Bot:
+        process = Bot.start({"KNEEBOT_STORE": "memory://", **env}, clock)
         started.append(process)
         return process
 

@@ -63,6 +63,7 @@ class DiscordApi:
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v10/users/@me", self._me)
+        app.router.add_get("/api/v10/users/{user}", self._user)
         app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
         app.router.add_put("/api/v10/applications/{app}/commands", self._commands)
         app.router.add_put("/api/v10/applications/{app}/guilds/{guild}/commands", self._commands)
@@ -102,6 +103,9 @@ class DiscordApi:
 
     async def _me(self, _: web.Request) -> web.Response:
         return _json(BOT)
+
+    async def _user(self, request: web.Request) -> web.Response:
+        return _json(user(request.match_info["user"]))
 
     async def _application(self, _: web.Request) -> web.Response:
         return _json(
@@ -187,7 +191,7 @@ _ids = itertools.count(int(time.time() * 1000) << 22)
 
 
 def interaction(
-    kind: int, data: dict[str, Any], runner: str, guild: bool, locale: str = "en-GB"
+    kind: int, data: dict[str, Any], runner: str, guild: bool, locale: str = "en-GB", permissions: str = "0"
 ) -> dict[str, Any]:
     """An interaction as INTERACTION_CREATE carries it: 2 a command, 3 a component, 5 a form."""
     payload: dict[str, Any] = {
@@ -201,7 +205,7 @@ def interaction(
         payload["guild_locale"] = "en-US"
         payload["member"] = {
             "user": user(runner), "roles": [], "joined_at": STAMP, "deaf": False, "mute": False,
-            "flags": 0, "permissions": "0",
+            "flags": 0, "permissions": permissions,
         }  # fmt: skip
     else:
         payload["user"] = user(runner)
@@ -227,6 +231,8 @@ class Gateway:
         self.api = api
         self.runner = runner
         self.locale = "en-GB"
+        self.permissions = "0"
+        """The member's permissions in the server, as Discord resolves them (a bit field)."""
 
     async def _deliver(self, payload: dict[str, Any]) -> None:
         self.client._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
@@ -240,7 +246,7 @@ class Gateway:
             "type": 1,
             "options": [{"type": 1, "name": sub, "options": inner}],
         }
-        await self._deliver(interaction(2, data, self.runner, guild, self.locale))
+        await self._deliver(interaction(2, data, self.runner, guild, self.locale, self.permissions))
 
     async def click(self, message: dict[str, Any], value: str | list[str], guild: bool = True) -> None:
         """Click the button for `value`, or pick several values in the message's select menu."""

@@ -21,7 +21,7 @@ from aiohttp import ClientSession, WSMsgType, web
 from aiohttp.test_utils import TestServer
 
 from tests.redis_server import free_port
-from tests.transcript import kneebot_command
+from tests.transcript import faketime, kneebot_command
 
 SECRET = "test-signing-secret"
 TEAM = "T0CLUB"
@@ -426,14 +426,15 @@ async def wait_for_port(port: int, tries: int = 300) -> None:
 
 
 async def spawn_worker(
-    api_url: str, store: str, log: Path | None = None
+    api_url: str, store: str, log: Path | None = None, clock: str | None = None
 ) -> tuple[asyncio.subprocess.Process, str]:
-    """A `kneebot slack --http` process; its log goes to `log` (a pipe fills up under load)."""
+    """A `kneebot slack --http` process; its log goes to `log` (a pipe fills up under load).
+    `clock` runs it under libfaketime (`+4d`: four days from now)."""
     port = free_port()
     env = {**os.environ, "KNEEBOT_STORE": store, "SLACK_BOT_TOKEN": "xoxb-test",
            "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api_url}  # fmt: skip
     process = await asyncio.create_subprocess_exec(
-        *kneebot_command(), "slack", "--http", "--host", "127.0.0.1", "--port", str(port),
+        *faketime(clock), *kneebot_command(), "slack", "--http", "--host", "127.0.0.1", "--port", str(port),
         env=env, stdout=asyncio.subprocess.DEVNULL,
         stderr=log.open("ab") if log else asyncio.subprocess.PIPE,
     )  # fmt: skip

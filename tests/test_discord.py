@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,12 @@ import pytest
 from adapters.discord import KneeClient, render
 from bot.content import Content, ContentSource
 from bot.conversations import Conversations
-from bot.model import Choice, Outcome, Question, Reply
+from bot.model import Choice, ConversationKey, Event, Outcome, Question, Reply
 from bot.stores import Store, open_store
 from tests.conftest import CONSTANTS
-from tests.discord_double import DiscordApi, Gateway, check_discord_limits
+from tests.discord_double import DM_CHANNEL, GUILD, DiscordApi, Gateway, check_discord_limits
 from tests.test_slack import ANSWERS, terminal_outcome
+from tests.test_transcripts import CALM
 
 
 @dataclass
@@ -198,3 +199,42 @@ async def test_discord_uses_the_interaction_locale(bot: Discord) -> None:
     assert bot.last()["content"].startswith("Primero, una comprobación rápida")
     await bot.gateway.command("help")
     assert "Esto es lo que puedo hacer" in bot.api.sent[-1].body["data"]["content"]
+
+
+async def test_stats_for_those_who_manage_the_server_and_mydata_for_anyone(bot: Discord) -> None:
+    for _ in range(6):
+        await bot.store.count(f"discord:{GUILD}", "2026-W48", "self_care")
+    await bot.store.count("discord:999", "2026-W48", "urgent")  # another club's
+    await bot.gateway.command("stats")
+    assert "Only members who can manage this server" in bot.last()["content"]
+    bot.gateway.permissions = str(1 << 5)  # Manage Server
+    await bot.gateway.command("stats")
+    table = bot.last()["content"]
+    assert bot.last()["flags"] & 64, "privately"
+    row = next(line for line in table.splitlines() if line.startswith("2026-W48"))
+    assert row.split()[1:] == ["<5", "<5", "6", "<5", "<5"], table
+    await bot.gateway.command("mydata")
+    assert "I keep nothing about you right now." in bot.last()["content"]
+
+
+async def test_a_due_check_in_arrives_as_a_dm(bot: Discord, content: Content) -> None:
+    service = Conversations(content, bot.store, timedelta(hours=24))
+    key = ConversationKey("discord", GUILD, bot.gateway.runner)
+    then = datetime.now().astimezone() - timedelta(days=3, hours=1)
+    replies = await service.handle(key, Event("answer", then, value="start"))
+    while replies[0].outcome is None:
+        fact = replies[-1].question.fact if replies[-1].question else None
+        answer = CALM[str(fact)]
+        replies = await service.handle(
+            key, Event("answer", then, value=tuple(answer) if isinstance(answer, list) else answer)
+        )
+    await service.handle(key, Event("answer", then, value="yes", fact="check_in"))
+    await bot.restart()  # a process that starts after the check-in fell due
+    await bot.api.until(
+        lambda: any("How is your knee" in m.get("content", "") for m in bot.api.messages()), "the DM"
+    )
+    [asked] = [m for m in bot.api.messages() if "How is your knee" in m.get("content", "")]
+    assert asked["channel_id"] == DM_CHANNEL
+    assert fact_of(asked) == "check_in_progress"
+    await bot.gateway.click(asked, "worse", guild=False)  # answered in the DM
+    assert "quick safety check" in bot.last()["content"], "worse: the warning signs again"

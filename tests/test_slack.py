@@ -213,6 +213,19 @@ async def test_help_forget_and_lookup_routing(slack: Slack) -> None:
     ] == ["start"], "nothing to resume after forget"
 
 
+async def test_mydata_answers_privately_with_what_is_kept(slack: Slack) -> None:
+    await slack.runner.command("")
+    await slack.runner.click(await ask(slack, 1), "start")
+    await slack.runner.click(await ask(slack, 2), ["none"])
+    await ask(slack, 3)
+    status, body = await slack.runner.command("mydata")
+    assert (status, body) == (200, ""), "acks at once, before touching the store"
+    [said] = await slack.api.wait_for("response_url", 1)
+    assert said["response_type"] == "ephemeral"
+    assert "• Warning signs: None of these" in said["text"]
+    assert "Everything is deleted on *" in said["text"]
+
+
 def test_render_keeps_within_block_kit_limits() -> None:
     huge = "\n\n".join(f"**Part {i}** " + "word " * 1200 for i in range(80))
     choices = tuple(Choice(f"v{i}", "label " * 30) for i in range(30))

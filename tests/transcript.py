@@ -21,6 +21,19 @@ def kneebot_command() -> list[str]:
     return [script] if script else [sys.executable, "-m", "bot"]
 
 
+def faketime(clock: str | None) -> list[str]:
+    """The command prefix that runs a process with its clock moved (`+4d`), by libfaketime;
+    monotonic clocks are left alone, so timeouts and sleeps keep their length."""
+    if clock is None:
+        return []
+    if shutil.which("faketime") is None:
+        import pytest
+
+        pytest.skip("libfaketime is not installed (apt-get install faketime)")
+    os.environ.setdefault("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+    return ["faketime", "-f", clock]
+
+
 class Bot:
     """One `kneebot chat --json` process, read line by line on a thread so a hang fails, not blocks."""
 
@@ -32,9 +45,9 @@ class Bot:
         threading.Thread(target=self._pump, daemon=True).start()
 
     @classmethod
-    def start(cls, env: Mapping[str, str]) -> Bot:
+    def start(cls, env: Mapping[str, str], clock: str | None = None) -> Bot:
         process = subprocess.Popen(
-            [*kneebot_command(), "chat", "--json", "--user", "runner"],
+            [*faketime(clock), *kneebot_command(), "chat", "--json", "--user", "runner"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -52,8 +65,10 @@ class Bot:
     def read_turn(self) -> list[Message]:
         """Messages until one waits for an answer (a kind) or carries an outcome.
 
-        An outcome is followed on the wire by the answers summary, its own message; it is read
-        with the outcome's turn and put just before it, so `[-1]` is always the outcome.
+        An outcome is followed on the wire by the answers summary, its own message, which also
+        asks what comes after the outcome (the check-in offer, `check_in`; for urgent outcomes
+        only `helpful`); it is read with the outcome's turn and put just before it, so `[-1]` is
+        always the outcome and `[-2]` the summary with its question.
         """
         turn: list[Message] = []
         while True:
@@ -64,8 +79,10 @@ class Bot:
             if message["outcome"] is not None:
                 summary = self._next()
                 assert summary["outcome"] is None, summary
-                assert summary["kind"] is None, summary
                 assert summary["text"].startswith(("**Your answers**", "**Tus respuestas**")), summary
+                after = "helpful" if message["outcome"]["level"] == "urgent" else "check_in"
+                assert (summary["fact"], summary["kind"]) == (after, "single"), summary
+                assert [c["value"] for c in summary["choices"]] == ["yes", "no"], summary
                 return [*turn[:-1], summary, message]
 
     def _next(self) -> Message:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 
-__all__ = ["Clock", "Store", "Stored", "Sweeper", "names_user", "open_store"]
+__all__ = ["Clock", "Store", "Stored", "Sweeper", "names_user", "open_store", "platform_of"]
 
 Clock = Callable[[], float]
 
@@ -47,11 +47,28 @@ class Store(Protocol):
         """Remove the conversation under `key` at once (forget)."""
 
     async def forget_user(self, user: str) -> int:
-        """Remove every conversation of this user id, on any platform and workspace, and every
-        event id that names them (`slack:act:<user>:...`). Returns how many conversations went."""
+        """Remove every conversation of this user id, on any platform and workspace, every
+        check-in and every event id that names them (`slack:act:<user>:...`). Returns how many
+        conversations went."""
 
     async def first_sighting(self, event_id: str, ttl: float) -> bool:
         """Record an event id; True the first time it is seen within `ttl` seconds."""
+
+    async def schedule(self, key: str, due: float | None) -> None:
+        """Keep a check-in for the conversation under `key`, due at `due` (a Unix time); None
+        removes it. One check-in per conversation: scheduling again moves it."""
+
+    async def claim_due(self, platform: str, now: float, lease: float, limit: int = 50) -> list[str]:
+        """The keys of `platform`'s conversations whose check-in is due at `now`, claimed: each
+        is moved to `now + lease` in the same atomic step, so no other process gets it before
+        the lease runs out (if this one dies first, another takes it then)."""
+
+    async def count(self, club: str, week: str, name: str) -> None:
+        """Add one to the anonymous counter (club, ISO week, name): an outcome's level, or
+        `helpful`/`unhelpful`. Counters name no one and never expire."""
+
+    async def counts(self) -> list[tuple[str, str, str, int]]:
+        """Every counter as (club, week, name, count)."""
 
     async def sweep(self) -> int:
         """Delete expired conversations and event ids now; returns how many rows went."""
@@ -60,6 +77,11 @@ class Store(Protocol):
         """Raise StoreError unless the store can be reached and written (start-up's check)."""
 
     async def close(self) -> None: ...
+
+
+def platform_of(key: str) -> str:
+    """The platform a conversation key belongs to (`slack` of `slack:T1:U1`)."""
+    return key.split(":", 1)[0]
 
 
 def names_user(event_id: str, user: str) -> bool:

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from bot.stores import Clock, Stored, Sweeper, names_user
+from bot.stores import Clock, Stored, Sweeper, names_user, platform_of
 
 __all__ = ["MemoryStore"]
 
@@ -24,6 +24,8 @@ class MemoryStore:
         self._rows: OrderedDict[str, tuple[str, int, float]] = OrderedDict()
         self._events: OrderedDict[str, float] = OrderedDict()
         self._versions = 0
+        self._checkins: dict[str, float] = {}
+        self._counters: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
         self._sweeper = Sweeper(sweep_every, self._sweep) if sweep_every else None
 
@@ -59,6 +61,8 @@ class MemoryStore:
                 del self._rows[key]
             for event_id in [e for e in self._events if names_user(e, user)]:
                 del self._events[event_id]
+            for key in [k for k in self._checkins if k.split(":", 2)[-1] == user]:
+                del self._checkins[key]
         return len(gone)
 
     async def first_sighting(self, event_id: str, ttl: float) -> bool:
@@ -72,6 +76,31 @@ class MemoryStore:
             while self._events and next(iter(self._events.values())) <= now:
                 self._events.popitem(last=False)
         return True
+
+    async def schedule(self, key: str, due: float | None) -> None:
+        with self._lock:
+            if due is None:
+                self._checkins.pop(key, None)
+            else:
+                self._checkins[key] = due
+
+    async def claim_due(self, platform: str, now: float, lease: float, limit: int = 50) -> list[str]:
+        with self._lock:
+            due = sorted(
+                (at, key) for key, at in self._checkins.items() if at <= now and platform_of(key) == platform
+            )
+            claimed = [key for _, key in due[:limit]]
+            for key in claimed:
+                self._checkins[key] = now + lease
+        return claimed
+
+    async def count(self, club: str, week: str, name: str) -> None:
+        with self._lock:
+            self._counters[(club, week, name)] = self._counters.get((club, week, name), 0) + 1
+
+    async def counts(self) -> list[tuple[str, str, str, int]]:
+        with self._lock:
+            return [(*key, count) for key, count in sorted(self._counters.items())]
 
     async def sweep(self) -> int:
         return self._sweep()
@@ -96,6 +125,7 @@ class MemoryStore:
         with self._lock:
             self._rows.clear()
             self._events.clear()
+            self._checkins.clear()
 
     def _drop_expired(self, now: float) -> None:
         while self._rows:

@@ -25,12 +25,23 @@ from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 from bot.errors import ConfigError, StoreError
-from bot.stores import Stored
+from bot.stores import Stored, platform_of
 
 __all__ = ["RedisStore"]
 
 _CONVERSATION = "kneebot:conv:"
 _EVENT = "kneebot:evt:"
+_DUE = "kneebot:due:"  # one sorted set of check-ins per platform: member the key, score the due time
+_STATS = "kneebot:stats:"  # one hash per club: field `<week>|<name>`, value the count
+
+# One key: the platform's sorted set. Takes what is due and moves it to the lease's end at once.
+_CLAIM = """
+local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, member in ipairs(found) do
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[2], member)
+end
+return found
+"""
 
 # What the client raises when a server or the cluster cannot answer: a node down, a failover in
 # progress (redirects that never settle, CLUSTERDOWN, TRYAGAIN), a slot with no master yet.
@@ -67,6 +78,7 @@ class RedisStore:
             health_check_interval=15,
         )
         self._save = self._redis.register_script(_SAVE)
+        self._claim = self._redis.register_script(_CLAIM)
 
     @classmethod
     def cluster(cls, url: str) -> RedisStore:
@@ -115,6 +127,10 @@ class RedisStore:
             # De-duplication ids that name the user (`slack:act:<user>:<ts>`) go too.
             await self._delete_matching(f"{_EVENT}*:{escaped}:*")
             await self._delete_matching(f"{_EVENT}*:{escaped}")
+            for due in await self._call("scan", self._keys(f"{_DUE}*")):
+                members = [m async for m, _ in self._redis.zscan_iter(due, match=f"*:*:{escaped}")]
+                if members:
+                    await self._call("delete", self._redis.zrem(due, *members))
         except RedisError as exc:  # anything `_call` does not already turn into a StoreError
             raise StoreError(f"Redis store forget failed: {type(exc).__name__}: {exc}") from exc
         return deleted
@@ -135,6 +151,28 @@ class RedisStore:
     async def first_sighting(self, event_id: str, ttl: float) -> bool:
         set_ = self._redis.set(_EVENT + event_id, "1", nx=True, px=max(1, int(ttl * 1000)))
         return bool(await self._call("de-duplication", set_))
+
+    async def schedule(self, key: str, due: float | None) -> None:
+        name = _DUE + platform_of(key)
+        if due is None:
+            await self._call("check-in", self._redis.zrem(name, key))
+        else:
+            await self._call("check-in", self._redis.zadd(name, {key: due}))
+
+    async def claim_due(self, platform: str, now: float, lease: float, limit: int = 50) -> list[str]:
+        claimed = self._claim(keys=[_DUE + platform], args=[repr(now), repr(now + lease), limit])
+        return [str(key) for key in await self._call("claim", claimed)]
+
+    async def count(self, club: str, week: str, name: str) -> None:
+        await self._call("count", self._redis.hincrby(_STATS + club, f"{week}|{name}", 1))
+
+    async def counts(self) -> list[tuple[str, str, str, int]]:
+        found: list[tuple[str, str, str, int]] = []
+        for name in await self._call("scan", self._keys(f"{_STATS}*")):
+            for field, count in (await self._call("read", self._redis.hgetall(name))).items():
+                week, _, counted = str(field).partition("|")
+                found.append((name[len(_STATS) :], week, counted, int(count)))
+        return sorted(found)
 
     async def close(self) -> None:
         await self._redis.aclose()

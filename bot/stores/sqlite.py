@@ -38,6 +38,12 @@ CREATE TABLE IF NOT EXISTS conversations (
 CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, expires REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS conversations_expires ON conversations (expires);
 CREATE INDEX IF NOT EXISTS events_expires ON events (expires);
+CREATE TABLE IF NOT EXISTS checkins (key TEXT PRIMARY KEY, due REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS checkins_due ON checkins (due);
+CREATE TABLE IF NOT EXISTS counters (
+    club TEXT NOT NULL, week TEXT NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (club, week, name)
+);
 """
 _PURGE_EVERY = 256
 
@@ -200,6 +206,10 @@ class SQLiteStore:
                 )
                 # De-duplication ids that name the user (`slack:act:<user>:<ts>`) go too.
                 db.execute("DELETE FROM events WHERE instr(':' || id || ':', ?) > 0", (f":{user}:",))
+                db.execute(
+                    "DELETE FROM checkins WHERE substr(key, -?) = ? AND key LIKE '%:%:%'",
+                    (len(user) + 1, ":" + user),
+                )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -218,6 +228,58 @@ class SQLiteStore:
                 (event_id, now + ttl, now),
             )
             return cursor.rowcount == 1
+
+        return await self._run(work)
+
+    async def schedule(self, key: str, due: float | None) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            if due is None:
+                db.execute("DELETE FROM checkins WHERE key = ?", (key,))
+            else:
+                db.execute(
+                    "INSERT INTO checkins (key, due) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET due = excluded.due",
+                    (key, due),
+                )
+
+        await self._run(work)
+
+    async def claim_due(self, platform: str, now: float, lease: float, limit: int = 50) -> list[str]:
+        def work(db: sqlite3.Connection) -> list[str]:
+            # The write lock first: another process claiming at the same moment waits, then
+            # finds these already moved past `now`.
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                found = db.execute(
+                    "SELECT key FROM checkins WHERE due <= ? AND key >= ? AND key < ? ORDER BY due LIMIT ?",
+                    (now, f"{platform}:", f"{platform};", limit),
+                ).fetchall()
+                claimed = [row[0] for row in found]
+                db.executemany(
+                    "UPDATE checkins SET due = ? WHERE key = ?", [(now + lease, k) for k in claimed]
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return claimed
+
+        return await self._run(work)
+
+    async def count(self, club: str, week: str, name: str) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO counters (club, week, name, count) VALUES (?, ?, ?, 1) "
+                "ON CONFLICT (club, week, name) DO UPDATE SET count = count + 1",
+                (club, week, name),
+            )
+
+        await self._run(work)
+
+    async def counts(self) -> list[tuple[str, str, str, int]]:
+        def work(db: sqlite3.Connection) -> list[tuple[str, str, str, int]]:
+            rows = db.execute("SELECT club, week, name, count FROM counters ORDER BY club, week, name")
+            return [(str(c), str(w), str(n), int(k)) for c, w, n, k in rows.fetchall()]
 
         return await self._run(work)
 
