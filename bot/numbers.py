@@ -55,8 +55,6 @@ def drop(text: str, phrase: str) -> str:
     return re.sub(r"(?<![\w'])" + re.escape(phrase) + r"(?![\w'])", " ", text)
 
 
-
-
 def after_correction(text: str, language: Language) -> str:
     """`3 days, no wait, 5`: only what follows the last correction counts."""
     cut = -1
