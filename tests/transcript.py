@@ -29,6 +29,8 @@ def faketime(clock: str | None) -> list[str]:
     if shutil.which("faketime") is None:
         import pytest
 
+        if os.environ.get("CI"):
+            pytest.fail("libfaketime is missing in CI; .ci/run installs it with apt-get")
         pytest.skip("libfaketime is not installed (apt-get install faketime)")
     os.environ.setdefault("FAKETIME_DONT_FAKE_MONOTONIC", "1")
     return ["faketime", "-f", clock]
