@@ -10,7 +10,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +45,7 @@ __all__ = [
     "Where",
     "default_content_dir",
     "layers",
+    "with_club",
     "load_content",
     "locales",
 ]
@@ -442,6 +443,9 @@ class Content:
     advice_shown: int = 4
     budget: Mapping[str, int] = field(default_factory=dict)
     """How many advice lines an outcome shows in full; the rest are named as topics."""
+    settled: Mapping[str, Template] = field(default_factory=dict)
+    """The templates rendered once from the settings alone, as compiled: `with_club` renders them
+    again with a club's own values."""
 
 
 def default_content_dir() -> Path:
@@ -777,9 +781,11 @@ def load_content(
 
     if problems.items:
         raise ContentError(problems.items)
+    settled: dict[str, Template] = {}
     for name, template in list(templates.items()):
         if compiler.uses.get(id(template), {"?"}) <= constants.keys():
             # It depends on settings alone: render it once now, not on every turn.
+            settled[name] = template
             templates[name] = _fixed(template(constants))
     digest = hashlib.sha256()
     for folder in folders:
@@ -801,6 +807,7 @@ def load_content(
         locale=locale,
         advice_shown=outcomes.show,
         budget=dict(outcomes.budget),
+        settled=settled,
     )
     _log.info("content loaded from %s, version %s", directory, content.version)
     return content
@@ -808,6 +815,25 @@ def load_content(
 
 def _fixed(text: str) -> Template:
     return lambda _context: text
+
+
+CLUB_NAMES = frozenset({"club_name", "booking_name", "booking_link", "emergency_number", "unit"})
+
+
+def with_club(content: Content, values: Mapping[str, str]) -> Content:
+    """The content as one club sees it: its own values (`CLUB_NAMES`, an empty one unset) laid
+    over the files' and the settings'. Only the templates that depend on settings alone are
+    rendered again, so this costs a few milliseconds, not a load."""
+    given = {name: value for name, value in values.items() if name in CLUB_NAMES and value}
+    if not given:
+        return content
+    constants = {**content.constants, **given}
+    unit = str(constants.get("unit", "miles"))
+    constants["unit_word"] = content.language.unit_names.get(unit, unit)  # type: ignore[call-overload]
+    templates = dict(content.templates)
+    for name, template in content.settled.items():
+        templates[name] = _fixed(template(constants))
+    return replace(content, constants=constants, templates=templates)
 
 
 def _check_facts(facts: Mapping[str, FactSpec], lines: Lines, file: str, problems: _Problems) -> None:

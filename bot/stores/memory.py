@@ -6,7 +6,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from bot.stores import Clock, Stored, Sweeper, names_user
+from bot.stores import Clock, Stored, Sweeper, in_workspace, names_user, names_workspace
 
 __all__ = ["MemoryStore"]
 
@@ -60,6 +60,20 @@ class MemoryStore:
             for event_id in [e for e in self._events if names_user(e, user)]:
                 del self._events[event_id]
         return len(gone)
+
+    async def forget_workspace(self, platform: str, workspace: str) -> int:
+        with self._lock:
+            found = {key: in_workspace(key, platform, workspace) for key in self._rows}
+            gone = {key: user for key, user in found.items() if user is not None}
+            users = {user for user in gone.values() if user}
+            for key in gone:
+                del self._rows[key]
+            for event_id in list(self._events):
+                if names_workspace(event_id, platform, workspace) or any(
+                    names_user(event_id, user) for user in users
+                ):
+                    del self._events[event_id]
+        return sum(1 for key, user in gone.items() if user and key.startswith(f"{platform}:"))
 
     async def first_sighting(self, event_id: str, ttl: float) -> bool:
         now = self._clock()
