@@ -154,6 +154,38 @@ class OutcomesFile(_Spec):
     """The summary of answers for a professional, sent as its own message after the outcome."""
 
 
+ClubText = Literal[
+    "start", "settings", "topics", "title", "save", "club_name", "booking_name", "booking_link",
+    "emergency_number", "emergency_hint", "unit", "language", "language_name", "unset", "refused",
+    "saved", "store_down",
+]  # fmt: skip
+_HOME = (
+    "**kneebot** is an automated assistant for runners with knee pain. It is not a clinician and "
+    "diagnoses nothing: a short, private check in a direct message ends with where to get help and "
+    "tips for your running.\n\nYour answers are kept for {{ retention_hours }} hours so you can "
+    "carry on later, then deleted; `/knee forget` deletes them at once."
+)
+_CLUB_TEXT: dict[ClubText, str] = {
+    "start": "Start a check",
+    "settings": "Club settings",
+    "topics": "Topics anyone can look up",
+    "title": "Club settings",
+    "save": "Save",
+    "club_name": "Club name",
+    "booking_name": "Physio to book",
+    "booking_link": "Booking link (https://)",
+    "emergency_number": "Emergency number",
+    "emergency_hint": "The number runners dial, digits only, like 911, 999, 112 or 000.",
+    "unit": "Distance unit",
+    "language": "Default language",
+    "language_name": "English",
+    "unset": "As the server is set up",
+    "refused": "Only the club's admins can change its settings. Ask one of them.",
+    "saved": "Saved. Every check from now on uses the club's new settings.",
+    "store_down": "The settings could not be saved just now. Please try again in a minute.",
+}
+
+
 class MessagesFile(_Spec):
     emergency_number: str = Field(default="911 (US), 999 (UK) or 112 (EU)", min_length=1, max_length=120)
     """How outcomes name the emergency number when neither the club nor the settings say."""
@@ -185,6 +217,10 @@ class MessagesFile(_Spec):
     controls: dict[Literal["done", "type_answer", "type_below", "pick_all", "back"], str]
     """Words on buttons and menus around a question."""
     help: str
+    home: str = _HOME
+    """What kneebot does and keeps, on an app's home page (Slack's App Home)."""
+    club: dict[ClubText, str] = _CLUB_TEXT
+    """Words of the club settings form an admin fills in, and of its buttons."""
 
 
 CommandName = Literal["start", "resume", "restart", "forget", "back"]
