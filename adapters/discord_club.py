@@ -40,14 +40,18 @@ def _say(content: Content, name: str) -> str:
 
 
 async def _refuse(interaction: discord.Interaction[Any], content: Content) -> None:
-    _log.warning("club settings: a member without Manage Server was refused in guild %s", interaction.guild_id)
+    _log.warning(
+        "club settings: a member without Manage Server was refused in guild %s", interaction.guild_id
+    )
     await interaction.response.send_message(
         _clean(_say(content, "refused")), ephemeral=True, allowed_mentions=NONE
     )
 
 
 @app_commands.command(name="club", description="Your club's settings (members who can manage the server)")
-@app_commands.describe(unit="Distances in miles or km", language="The language for runners whose own kneebot does not speak")
+@app_commands.describe(
+    unit="Distances in miles or km", language="The language for runners whose own kneebot does not speak"
+)
 @app_commands.choices(
     unit=[app_commands.Choice(name=unit, value=unit) for unit in ("miles", "km")],
     language=[app_commands.Choice(name=code, value=code) for code in locales()],
@@ -79,10 +83,13 @@ async def club(
         label = _say(content, name)
         form.add_item(
             discord.ui.TextInput(
-                label=label[:45], custom_id=name, default=getattr(settings, name) or None,
-                required=False, max_length=limit,
+                label=label[:45],
+                custom_id=name,
+                default=getattr(settings, name) or None,
+                required=False,
+                max_length=limit,
                 placeholder=_say(content, "emergency_hint")[:100] if name == "emergency_number" else None,
-            )  # fmt: skip
+            )
         )
     form.stop()  # answered by `submit` from its custom id and fields, not kept in memory
     await interaction.response.send_modal(form)
@@ -119,7 +126,9 @@ async def submit(interaction: discord.Interaction[Any]) -> None:
     parsed = read_form(values)
     if not isinstance(parsed, ClubSettings):
         lines = [f"**{_say(content, name)}**: {problem}" for name, problem in parsed.items()]
-        await interaction.response.send_message(_clean("\n".join(lines)), ephemeral=True, allowed_mentions=NONE)
+        await interaction.response.send_message(
+            _clean("\n".join(lines)), ephemeral=True, allowed_mentions=NONE
+        )
         return
     key = _key(interaction)
     try:
@@ -130,4 +139,6 @@ async def submit(interaction: discord.Interaction[Any]) -> None:
         _log.error("club settings could not be saved: %s", exc)
         await interaction.response.send_message(_say(content, "store_down"), ephemeral=True)
         return
-    await interaction.response.send_message(_clean(_say(content, "saved")), ephemeral=True, allowed_mentions=NONE)
+    await interaction.response.send_message(
+        _clean(_say(content, "saved")), ephemeral=True, allowed_mentions=NONE
+    )

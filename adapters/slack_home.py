@@ -36,7 +36,11 @@ _SELECTS = {"unit", "language"}
 
 
 def _text(text: str, limit: int = 75) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text if len(text) <= limit else text[: limit - 1] + "…", "emoji": True}
+    return {
+        "type": "plain_text",
+        "text": text if len(text) <= limit else text[: limit - 1] + "…",
+        "emoji": True,
+    }
 
 
 class Member:
@@ -71,10 +75,17 @@ def home_view(content: Content, topics: list[tuple[str, str]], admin: bool, comm
     home = say["home"](dict(content.constants))
     listed = "\n".join(f"• *{title}*: `{command} {topic}`" for topic, title in topics)
     blocks: list[dict[str, Any]] = [
-        *({"type": "section", "text": {"type": "mrkdwn", "text": p[:3000]}} for p in mrkdwn(home).split("\n\n") if p.strip()),
+        *(
+            {"type": "section", "text": {"type": "mrkdwn", "text": p[:3000]}}
+            for p in mrkdwn(home).split("\n\n")
+            if p.strip()
+        ),
         {"type": "actions", "block_id": "home_actions", "elements": buttons},
         {"type": "divider"},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{say['club:topics']({})}*\n{listed}"[:3000]}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*{say['club:topics']({})}*\n{listed}"[:3000]},
+        },
     ]
     return {"type": "home", "blocks": blocks[:100]}
 
@@ -117,7 +128,7 @@ def club_view(content: Content, settings: ClubSettings, names: dict[str, str]) -
             text_input("booking_name", 80),
             text_input("booking_link", 300),
             text_input("emergency_number", 8, label("emergency_hint")),
-            select("unit", [(unit, units.get(unit, unit)) for unit in ("miles", "km")]),  # type: ignore[call-overload]
+            select("unit", [(unit, units.get(unit, unit)) for unit in ("miles", "km")]),
             select("language", list(names.items())),
         ],
     }
@@ -175,14 +186,18 @@ def wire(
             run(publish(client, workspace(context), str(event["user"])))
 
     @app.action(HOME_START)
-    async def start_check(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    async def start_check(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
         key = ConversationKey("slack", workspace(context), context.user_id or "-")
         trigger = body.get("trigger_id")
         run(start(client, key, f"slack:home:{key.workspace}:{trigger}" if trigger else None))
 
     @app.action(CLUB_OPEN)
-    async def open_form(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    async def open_form(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
         user, team = context.user_id or "-", workspace(context)
         found = await member(client, user)
@@ -192,7 +207,9 @@ def wire(
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.view(CLUB_FORM)
-    async def submitted(ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    async def submitted(
+        ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         user, team = context.user_id or "-", workspace(context)
         found = await member(client, user)  # asked again: the form may be old, or forged
         content = service.content_for(found.locale)
@@ -205,7 +222,9 @@ def wire(
             await ack(response_action="errors", errors=parsed)
             return
         try:
-            await service.clubs.save("slack", team, parsed, who=f"slack:{user}", at=datetime.now().astimezone())
+            await service.clubs.save(
+                "slack", team, parsed, who=f"slack:{user}", at=datetime.now().astimezone()
+            )
         except StoreError as exc:
             _log.error("club settings could not be saved: %s", exc)
             await ack(response_action="errors", errors={FIELDS[0]: content.templates["club:store_down"]({})})

@@ -77,7 +77,9 @@ class RedisInstallationStore(AsyncInstallationStore):
     async def async_find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
     ) -> Bot | None:
-        found = await self._redis.get(f"{self._prefix}bot:{_slot(enterprise_id, None if is_enterprise_install else team_id)}")
+        found = await self._redis.get(
+            f"{self._prefix}bot:{_slot(enterprise_id, None if is_enterprise_install else team_id)}"
+        )
         return Bot(**json.loads(found)) if found else None
 
     async def async_find_installation(
@@ -137,9 +139,11 @@ def stores_for(store: Store, client_id: str) -> tuple[AsyncInstallationStore, As
     try:
         from bot.stores.redis import RedisStore
     except ImportError:  # pragma: no cover - redis is a dependency
-        RedisStore = None  # type: ignore[assignment,misc]  # noqa: N806
+        RedisStore = None  # type: ignore[assignment,misc]
     if RedisStore is not None and isinstance(store, RedisStore):
-        return RedisInstallationStore(store.client, client_id), RedisOAuthStateStore(store.client, STATE_SECONDS)
+        return RedisInstallationStore(store.client, client_id), RedisOAuthStateStore(
+            store.client, STATE_SECONDS
+        )
     raise ConfigError(
         "Add to Slack keeps every club's installation, so it needs a store that lasts: "
         "set KNEEBOT_STORE to sqlite:///... or redis://..."

@@ -174,7 +174,8 @@ def slack(
     if hosted:
         from adapters.slack_install import oauth_settings
 
-        assert settings.slack_client_id is not None and settings.slack_client_secret is not None
+        assert settings.slack_client_id is not None
+        assert settings.slack_client_secret is not None
         try:
             oauth = oauth_settings(
                 service.store,

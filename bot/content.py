@@ -45,9 +45,9 @@ __all__ = [
     "Where",
     "default_content_dir",
     "layers",
-    "with_club",
     "load_content",
     "locales",
+    "with_club",
 ]
 
 _log = logging.getLogger(__name__)

@@ -237,7 +237,8 @@ class Runner:
         stamp = f"{time.time():.6f}"
         event: dict[str, Any] = {
             "client_msg_id": str(uuid.uuid4()), "type": "message", "text": text, "user": self.user,
-            "ts": stamp, "team": self.team, "channel": f"D{self.user}", "event_ts": stamp, "channel_type": "im",
+            "ts": stamp, "team": self.team, "channel": f"D{self.user}", "event_ts": stamp,
+            "channel_type": "im",
         }  # fmt: skip
         if files is not None:  # how Slack sends a message with attachments: the text beside them
             event.update(subtype="file_share", files=files, upload=False, display_as_bot=False)
@@ -245,8 +246,8 @@ class Runner:
             "token": "legacy", "team_id": self.team, "api_app_id": "A0KNEE", "event": event,
             "type": "event_callback", "event_id": event_id or f"Ev{number:08d}",
             "event_time": int(time.time()),
-            "authorizations": [{"enterprise_id": None, "team_id": self.team, "user_id": "UBOT", "is_bot": True,
-                                "is_enterprise_install": False}],
+            "authorizations": [{"enterprise_id": None, "team_id": self.team, "user_id": "UBOT",
+                                "is_bot": True, "is_enterprise_install": False}],
             "is_ext_shared_channel": False, "event_context": f"4-message-{self.team}-D{self.user}",
         }  # fmt: skip
 
@@ -277,7 +278,8 @@ class Runner:
             "api_app_id": "A0KNEE", "token": "legacy",
             "container": {"type": "message", "message_ts": message["_ts"], "channel_id": message["channel"],
                           "is_ephemeral": False},
-            "trigger_id": f"trigger.{self.user}.{next(self.counter)}", "team": {"id": self.team, "domain": "club"},
+            "trigger_id": f"trigger.{self.user}.{next(self.counter)}",
+            "team": {"id": self.team, "domain": "club"},
             "enterprise": None, "is_enterprise_install": False,
             "channel": {"id": message["channel"], "name": "directmessage"},
             "message": {"user": "UBOT", "type": "message", "ts": message["_ts"], "bot_id": "BBOT",

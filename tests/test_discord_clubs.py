@@ -30,7 +30,12 @@ class Worker:
         self.client, self.api = client, api
 
     async def send(
-        self, kind: int, data: dict[str, Any], user: str, guild: str, permissions: str = "0",
+        self,
+        kind: int,
+        data: dict[str, Any],
+        user: str,
+        guild: str,
+        permissions: str = "0",
         message: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """One interaction from a member of `guild` with those permissions; what the bot sent back."""
@@ -47,7 +52,12 @@ class Worker:
 
     async def club(self, user: str, guild: str, permissions: str, **options: str) -> dict[str, Any]:
         inner = [{"type": 3, "name": name, "value": value} for name, value in options.items()]
-        data = {"id": "1000", "name": "knee", "type": 1, "options": [{"type": 1, "name": "club", "options": inner}]}
+        data = {
+            "id": "1000",
+            "name": "knee",
+            "type": 1,
+            "options": [{"type": 1, "name": "club", "options": inner}],
+        }
         return await self.send(2, data, user, guild, permissions)
 
 
@@ -69,7 +79,12 @@ async def urgent(worker: Worker, other: Worker, user: str, guild: str) -> str:
         await api.until(lambda: len(api.messages()) > count, "the next message")
         return api.messages()[-1]
 
-    command = {"id": "1000", "name": "knee", "type": 1, "options": [{"type": 1, "name": "check", "options": []}]}
+    command = {
+        "id": "1000",
+        "name": "knee",
+        "type": 1,
+        "options": [{"type": 1, "name": "check", "options": []}],
+    }
     count = len(api.messages())
     await worker.send(2, command, user, guild)
     intro = await next_message(count)
@@ -119,7 +134,8 @@ async def test_manage_server_sets_the_emergency_number_for_that_server_only(
 ) -> None:
     one, two, store = workers
     refused = await one.club(RUNNER, A, "0")
-    assert refused["type"] == 4 and refused["data"]["flags"] & 64
+    assert refused["type"] == 4
+    assert refused["data"]["flags"] & 64
     assert "Only the club's admins" in refused["data"]["content"]
 
     form = await one.club(ADMIN, A, MANAGE_SERVER, unit="km")
@@ -129,22 +145,31 @@ async def test_manage_server_sets_the_emergency_number_for_that_server_only(
     assert fields == ["club_name", "booking_name", "booking_link", "emergency_number"]
 
     wrong = await two.send(5, fill(form, emergency_number="triple zero"), ADMIN, A, MANAGE_SERVER)
-    assert "digits only" in wrong["data"]["content"] and wrong["data"]["flags"] & 64
+    assert "digits only" in wrong["data"]["content"]
+    assert wrong["data"]["flags"] & 64
     forged = await two.send(5, fill(form, emergency_number="999"), RUNNER, A, "0")
     assert "Only the club's admins" in forged["data"]["content"], "the submit is checked too"
-    saved = await two.send(5, fill(form, emergency_number="000", club_name="Harriers"), ADMIN, A, MANAGE_SERVER)
+    saved = await two.send(
+        5, fill(form, emergency_number="000", club_name="Harriers"), ADMIN, A, MANAGE_SERVER
+    )
     assert saved["data"]["content"].startswith("Saved")
 
     again = await one.club(ADMIN, A, MANAGE_SERVER)
-    values = {f["custom_id"]: f.get("value") for row in again["data"]["components"] for f in row["components"]}
-    assert values["emergency_number"] == "000" and values["club_name"] == "Harriers"
+    values = {
+        f["custom_id"]: f.get("value") for row in again["data"]["components"] for f in row["components"]
+    }
+    assert values["emergency_number"] == "000"
+    assert values["club_name"] == "Harriers"
     assert again["data"]["custom_id"] == "knee:club:km:-", "the saved unit is kept"
 
     text = await urgent(one, two, RUNNER, A)
-    assert "Call 000 now" in text and DEFAULT not in text
+    assert "Call 000 now" in text
+    assert DEFAULT not in text
     assert f"Call {DEFAULT} now" in await urgent(two, one, RUNNER, B)
 
-    history = await Conversations(ContentSource(None, CONSTANTS), store, timedelta(hours=1)).clubs.history("discord", A)
+    history = await Conversations(ContentSource(None, CONSTANTS), store, timedelta(hours=1)).clubs.history(
+        "discord", A
+    )
     assert [(h["who"], h["fields"]) for h in history] == [
         (f"discord:{ADMIN}", ["club_name", "emergency_number", "unit"])
     ]

@@ -47,8 +47,15 @@ async def api() -> AsyncIterator[SlackApi]:
 async def start_worker(api_url: str, store: str, log: Path) -> tuple[asyncio.subprocess.Process, str]:
     """A hosted `kneebot slack --http`: the app's id and secret, no bot token."""
     port = free_port()
-    env = {**os.environ, "KNEEBOT_STORE": store, "SLACK_CLIENT_ID": CLIENT_ID, "SLACK_API_URL": api_url,
-           "SLACK_CLIENT_SECRET": CLIENT_SECRET, "SLACK_SIGNING_SECRET": SECRET, "KNEEBOT_LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        "KNEEBOT_STORE": store,
+        "SLACK_CLIENT_ID": CLIENT_ID,
+        "SLACK_API_URL": api_url,
+        "SLACK_CLIENT_SECRET": CLIENT_SECRET,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "KNEEBOT_LOG_LEVEL": "INFO",
+    }
     env.pop("SLACK_BOT_TOKEN", None)
     process = await asyncio.create_subprocess_exec(
         *kneebot_command(), "slack", "--http", "--host", "127.0.0.1", "--port", str(port),
@@ -66,7 +73,8 @@ async def install(base: str, team: str) -> str:
             html = await page.text()
             cookie = page.headers["Set-Cookie"].split(";")[0]
         state = re.search(r"state=([0-9a-f-]+)", html)
-        assert state is not None and f"client_id={CLIENT_ID}" in html, "an Add to Slack link"
+        assert state is not None, "an Add to Slack link"
+        assert f"client_id={CLIENT_ID}" in html
         query = urlencode({"code": f"code-{team}", "state": state[1]})
         async with browser.get(f"{base}/slack/oauth_redirect?{query}", headers={"Cookie": cookie}) as done:
             return f"{done.status} {await done.text()}"
@@ -142,7 +150,11 @@ def left_in_store(store: str, team: str) -> list[str]:
     if store.startswith("sqlite"):
         with sqlite3.connect(store.removeprefix("sqlite:///")) as db:
             rows = [k for (k,) in db.execute("SELECT key FROM conversations") if team in k]
-            rows += [f"installation {t}" for (t,) in db.execute("SELECT team_id FROM slack_installations") if t == team]
+            rows += [
+                f"installation {t}"
+                for (t,) in db.execute("SELECT team_id FROM slack_installations")
+                if t == team
+            ]
             rows += [f"bot {t}" for (t,) in db.execute("SELECT team_id FROM slack_bots") if t == team]
             return rows
     return [k for k in redis.Redis.from_url(store, decode_responses=True).scan_iter() if team in k]
@@ -177,13 +189,22 @@ async def test_two_clubs_install_set_their_own_emergency_number_and_one_uninstal
         assert (token_a, token_b) == (installed_token(A), installed_token(B))
 
         # App Home: an admin sees Club settings, a runner does not.
-        await event(runner(one, api, "UADMINA", A), {"type": "app_home_opened", "user": "UADMINA", "tab": "home"})
-        await event(runner(two, api, "U0ALPHA", A), {"type": "app_home_opened", "user": "U0ALPHA", "tab": "home"})
-        homes = {args["user_id"]: (token, json.dumps(args["view"])) for token, args in await until(api, "views.publish", 2)}
+        await event(
+            runner(one, api, "UADMINA", A), {"type": "app_home_opened", "user": "UADMINA", "tab": "home"}
+        )
+        await event(
+            runner(two, api, "U0ALPHA", A), {"type": "app_home_opened", "user": "U0ALPHA", "tab": "home"}
+        )
+        homes = {
+            args["user_id"]: (token, json.dumps(args["view"]))
+            for token, args in await until(api, "views.publish", 2)
+        }
         assert homes["UADMINA"][0] == installed_token(A)
-        assert "knee_club_open" in homes["UADMINA"][1] and "knee_home_start" in homes["UADMINA"][1]
+        assert "knee_club_open" in homes["UADMINA"][1]
+        assert "knee_home_start" in homes["UADMINA"][1]
         assert "knee_club_open" not in homes["U0ALPHA"][1]
-        assert "knee_home_start" in homes["U0ALPHA"][1] and "/knee taper" in homes["U0ALPHA"][1]
+        assert "knee_home_start" in homes["U0ALPHA"][1]
+        assert "/knee taper" in homes["U0ALPHA"][1]
 
         # The admin opens the form and saves 000 (after a wrong link and number are pointed out).
         admin = runner(two, api, "UADMINA", A)
@@ -196,7 +217,8 @@ async def test_two_clubs_install_set_their_own_emergency_number_and_one_uninstal
                  "actions": [{**button, "block_id": "home_actions", "action_ts": "1.2"}]}  # fmt: skip
         await admin.post(urlencode({"payload": json.dumps(click)}), "application/x-www-form-urlencoded")
         [(token, opened)] = await until(api, "views.open", 1)
-        assert token == installed_token(A) and opened["trigger_id"] == "trigger.home"
+        assert token == installed_token(A)
+        assert opened["trigger_id"] == "trigger.home"
         form = opened["view"]
         status, body = await submit(admin, form, {"emergency_number": "dial 000", "booking_link": "http://x"})
         assert status == 200
@@ -209,20 +231,33 @@ async def test_two_clubs_install_set_their_own_emergency_number_and_one_uninstal
         # Another member of the club sends the same form (an old or forged one): refused.
         status, body = await submit(runner(one, api, "U0ALPHA", A), form, {"emergency_number": "999"})
         refused = json.loads(body)
-        assert refused["response_action"] == "update" and "Only the club's admins" in json.dumps(refused)
+        assert refused["response_action"] == "update"
+        assert "Only the club's admins" in json.dumps(refused)
 
         # A's urgent outcome names 000; B's still names the default.
-        token, text = await urgent_outcome(api, runner(one, api, "U0ALPHA2", A), runner(two, api, "U0ALPHA2", A))
-        assert token == installed_token(A) and "Call 000 now" in text and DEFAULT not in text
-        token, text = await urgent_outcome(api, runner(two, api, "U0BRAVO2", B), runner(one, api, "U0BRAVO2", B))
-        assert token == installed_token(B) and f"Call {DEFAULT} now" in text
+        token, text = await urgent_outcome(
+            api, runner(one, api, "U0ALPHA2", A), runner(two, api, "U0ALPHA2", A)
+        )
+        assert token == installed_token(A)
+        assert "Call 000 now" in text
+        assert DEFAULT not in text
+        token, text = await urgent_outcome(
+            api, runner(two, api, "U0BRAVO2", B), runner(one, api, "U0BRAVO2", B)
+        )
+        assert token == installed_token(B)
+        assert f"Call {DEFAULT} now" in text
         audit = log.read_text()
-        assert re.search(rf"club settings changed: club=slack:{A} by=slack:UADMINA at=\S+ fields=emergency_number,unit", audit)
+        assert re.search(
+            rf"club settings changed: club=slack:{A} by=slack:UADMINA at=\S+ fields=emergency_number,unit",
+            audit,
+        )
 
         # A uninstalls: its installation, club and conversations go; B carries on.
         assert left_in_store(store, A)
         api.revoked.add(installed_token(A))
-        status, _ = await event(runner(one, api, "U0ALPHA", A), {"type": "app_uninstalled", "event_ts": "1.1"})
+        status, _ = await event(
+            runner(one, api, "U0ALPHA", A), {"type": "app_uninstalled", "event_ts": "1.1"}
+        )
         assert status == 200
         assert left_in_store(store, A) == []
         assert left_in_store(store, B), "the other club is untouched"

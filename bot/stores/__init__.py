@@ -18,7 +18,16 @@ from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 
-__all__ = ["Clock", "Store", "Stored", "Sweeper", "in_workspace", "names_user", "names_workspace", "open_store"]
+__all__ = [
+    "Clock",
+    "Store",
+    "Stored",
+    "Sweeper",
+    "in_workspace",
+    "names_user",
+    "names_workspace",
+    "open_store",
+]
 
 Clock = Callable[[], float]
 
