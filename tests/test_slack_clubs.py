@@ -246,6 +246,11 @@ async def test_two_clubs_install_set_their_own_emergency_number_and_one_uninstal
         )
         assert token == installed_token(B)
         assert f"Call {DEFAULT} now" in text
+        # Lookups too: A's taper plan is in km now, B's still in miles.
+        _, said_a = await runner(one, api, "U0ALPHA", A).command("taper 40 in 12 days")
+        _, said_b = await runner(two, api, "U0BRAVO", B).command("taper 40 in 12 days")
+        assert "from 40 km a week" in json.loads(said_a)["text"]
+        assert "from 40 miles a week" in json.loads(said_b)["text"]
         audit = log.read_text()
         assert re.search(
             rf"club settings changed: club=slack:{A} by=slack:UADMINA at=\S+ fields=emergency_number,unit",
