@@ -1,7 +1,7 @@
 """`/knee club`: a Discord server's own settings, for members with Manage Server.
 
-The command opens a form (a modal) with the club's name, physio booking name and link and
-emergency number, filled in with what is saved; the distance unit and default language are the
+The command opens a form (a modal) with the club's typed-in values (`bot.clubs.TEXT_FIELDS`),
+filled in with what is saved; the distance unit and default language are the
 command's own options (a form holds five fields at most), carried in the form's custom id
 (`knee:club:<unit>:<language>`). Like kneebot's other forms it is answered from its custom id and
 fields alone, so any process or shard can take the submit. Manage Server is checked when the form
@@ -19,7 +19,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord import NONE, _clean, _key, _locale, _service
-from bot.clubs import ClubSettings, read_form
+from bot.clubs import HINTS, TEXT_FIELDS, ClubSettings, read_form
 from bot.content import Content, locales
 from bot.errors import StoreError
 
@@ -28,7 +28,6 @@ __all__ = ["FORM", "club", "submit"]
 _log = logging.getLogger(__name__)
 
 FORM = "knee:club:"
-_TEXT_FIELDS = {"club_name": 80, "booking_name": 80, "booking_link": 300, "emergency_number": 8}
 
 
 def _allowed(interaction: discord.Interaction[Any]) -> bool:
@@ -79,7 +78,7 @@ async def club(
     form = discord.ui.Modal(
         title=_say(content, "title")[:45], custom_id=f"{FORM}{chosen_unit}:{chosen_language}", timeout=None
     )
-    for name, limit in _TEXT_FIELDS.items():
+    for name, limit in TEXT_FIELDS.items():
         label = _say(content, name)
         form.add_item(
             discord.ui.TextInput(
@@ -88,7 +87,7 @@ async def club(
                 default=getattr(settings, name) or None,
                 required=False,
                 max_length=limit,
-                placeholder=_say(content, "emergency_hint")[:100] if name == "emergency_number" else None,
+                placeholder=_say(content, HINTS[name])[:100] if name in HINTS else None,
             )
         )
     form.stop()  # answered by `submit` from its custom id and fields, not kept in memory
@@ -120,7 +119,7 @@ async def submit(interaction: discord.Interaction[Any]) -> None:
         return
     data: Any = interaction.data or {}
     chosen = re.fullmatch(r"knee:club:([a-z-]+):([a-z-]+)", str(data.get("custom_id", "")))
-    values: dict[str, Any] = {k: v for k, v in _fields(data.get("components")).items() if k in _TEXT_FIELDS}
+    values: dict[str, Any] = {k: v for k, v in _fields(data.get("components")).items() if k in TEXT_FIELDS}
     if chosen:
         values["unit"], values["language"] = (v if v != "-" else "" for v in chosen.groups())
     parsed = read_form(values)

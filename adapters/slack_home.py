@@ -15,11 +15,12 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clubs import FIELDS, ClubSettings, read_form
+from bot.clubs import FIELDS, HINTS, TEXT_FIELDS, ClubSettings, read_form
 from bot.content import Content, locales
 from bot.conversations import Conversations
 from bot.errors import StoreError
@@ -58,13 +59,16 @@ async def member(client: AsyncWebClient, user: str) -> Member:
     except SlackApiError as exc:
         _log.info("no member details: %s", exc.response.get("error"))
         return Member(None, False)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        _log.info("no member details: %s", type(exc).__name__)
+        return Member(None, False)
     info = found.get("user") or {}
     admin = any(bool(info.get(flag)) for flag in ("is_admin", "is_owner", "is_primary_owner"))
     return Member(str(info.get("locale") or "") or None, admin)
 
 
 def home_view(content: Content, topics: list[tuple[str, str]], admin: bool, command: str) -> dict[str, Any]:
-    from adapters.slack import mrkdwn
+    from adapters.slack import escape, mrkdwn
 
     say = content.templates
     buttons: list[dict[str, Any]] = [
@@ -73,7 +77,7 @@ def home_view(content: Content, topics: list[tuple[str, str]], admin: bool, comm
     if admin:
         buttons.append({"type": "button", "action_id": CLUB_OPEN, "text": _text(say["club:settings"]({}))})
     home = say["home"](dict(content.constants))
-    listed = "\n".join(f"• *{title}*: `{command} {topic}`" for topic, title in topics)
+    listed = "\n".join(f"• *{escape(title)}*: `{command} {topic}`" for topic, title in topics)
     blocks: list[dict[str, Any]] = [
         *(
             {"type": "section", "text": {"type": "mrkdwn", "text": p[:3000]}}
@@ -124,10 +128,10 @@ def club_view(content: Content, settings: ClubSettings, names: dict[str, str]) -
         "title": _text(label("title"), 24),
         "submit": _text(label("save"), 24),
         "blocks": [
-            text_input("club_name", 80),
-            text_input("booking_name", 80),
-            text_input("booking_link", 300),
-            text_input("emergency_number", 8, label("emergency_hint")),
+            *(
+                text_input(name, limit, label(HINTS[name]) if name in HINTS else None)
+                for name, limit in TEXT_FIELDS.items()
+            ),
             select("unit", [(unit, units.get(unit, unit)) for unit in ("miles", "km")]),
             select("language", list(names.items())),
         ],

@@ -23,7 +23,7 @@ from bot.content import Content, locales, with_club
 from bot.errors import ConflictError
 from bot.stores import Store
 
-__all__ = ["FIELDS", "ClubSettings", "Clubs", "club_key", "read_form"]
+__all__ = ["FIELDS", "HINTS", "TEXT_FIELDS", "ClubSettings", "Clubs", "club_key", "read_form"]
 
 _log = logging.getLogger(__name__)
 audit_log = logging.getLogger("kneebot.audit")
@@ -105,6 +105,15 @@ class ClubSettings(BaseModel):
 
 
 FIELDS: tuple[str, ...] = tuple(ClubSettings.model_fields)
+TEXT_FIELDS: dict[str, int] = {
+    "club_name": 80,
+    "booking_name": 80,
+    "booking_link": 300,
+    "emergency_number": 8,
+}
+"""The fields a form has typed in, and the most characters each takes; the rest are choices."""
+HINTS: dict[str, str] = {"emergency_number": "emergency_hint"}
+"""The content text (`club:<hint>`) shown with a field."""
 
 
 def read_form(values: Mapping[str, Any]) -> ClubSettings | dict[str, str]:
