@@ -23,7 +23,9 @@ import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
+from bot.clubs import ClubSettings
 from bot.conversations import Conversations, club_of
+from bot.errors import StoreError
 from bot.model import Answer, ConversationKey, Event, Question, Reply
 
 __all__ = ["KneeClient", "render"]
@@ -156,6 +158,15 @@ def _service(interaction: discord.Interaction[Any]) -> Conversations:
     client = interaction.client
     assert isinstance(client, KneeClient | KneeShardedClient)
     return client.service
+
+
+async def _club(interaction: discord.Interaction[Any]) -> ClubSettings | None:
+    """The server's club settings, for an answer that needs no conversation (None if the store is down)."""
+    try:
+        return await _service(interaction).club(_key(interaction))
+    except StoreError as exc:
+        _log.error("store failed (%s): %s", type(exc).__name__, exc)
+        return None
 
 
 async def _send(interaction: discord.Interaction[Any], replies: list[Reply]) -> None:
@@ -360,7 +371,8 @@ class _Knee(app_commands.Group):
 
     @app_commands.command(description="What kneebot can do")
     async def help(self, interaction: discord.Interaction[Any]) -> None:
-        text = _service(interaction).message("help", locale=_locale(interaction), command=COMMAND)
+        club = await _club(interaction)
+        text = _service(interaction).message("help", locale=_locale(interaction), club=club, command=COMMAND)
         await interaction.response.send_message(_clean(text), ephemeral=True, allowed_mentions=NONE)
 
     @app_commands.command(description="Delete everything kneebot keeps about you")
@@ -400,8 +412,9 @@ class _Knee(app_commands.Group):
     )
     async def lookup(self, interaction: discord.Interaction[Any], topic: str, details: str = "") -> None:
         reply = _service(interaction).lookup(
-            topic.strip().lower(), details, command=f"{COMMAND} lookup", locale=_locale(interaction)
-        )
+            topic.strip().lower(), details, command=f"{COMMAND} lookup", locale=_locale(interaction),
+            club=await _club(interaction),
+        )  # fmt: skip
         first, *rest = render(reply)
         await interaction.response.send_message(ephemeral=True, **first)
         for message in rest:
@@ -486,8 +499,13 @@ class _Setup:
             interaction.data, dict
         ):
             return
-        if str(interaction.data.get("custom_id", "")).startswith(MODAL):
+        custom_id = str(interaction.data.get("custom_id", ""))
+        if custom_id.startswith(MODAL):
             await _submit_form(interaction)
+        elif custom_id.startswith("knee:club:"):
+            from adapters import discord_club
+
+            await discord_club.submit(interaction)
 
     async def on_message(self, message: discord.Message) -> None:
         """Typed answers in a DM with the bot."""
@@ -522,7 +540,11 @@ def _wire(client: Any, service: Conversations, guild_id: int | None, sync: bool,
         client,
         allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True),
     )
-    client.tree.add_command(_Knee())
+    from adapters import discord_club
+
+    knee = _Knee()
+    knee.add_command(discord_club.club)
+    client.tree.add_command(knee)
 
 
 class KneeClient(_Setup, discord.Client):

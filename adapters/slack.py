@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -44,7 +45,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters import slack_home, slack_install
 from adapters.health import add_health_routes, health_server, listening
+from bot.clubs import ClubSettings
 from bot.conversations import Conversations
 from bot.errors import ConfigError, KneebotError, StoreError
 from bot.model import Answer, ConversationKey, Event, Question, Reply
@@ -345,7 +348,8 @@ class _Slack:
         word = word.lower()
         key = _key(context)
         if word == "help":
-            await ack(response_type="ephemeral", text=mrkdwn(self.service.message("help", command=COMMAND)))
+            help_text = self.service.message("help", club=await self._club(key), command=COMMAND)
+            await ack(response_type="ephemeral", text=mrkdwn(help_text))
             return
         if word == "forget":
             await ack()  # before the store, which may be slow or locked: Slack waits 3 s at most
@@ -356,7 +360,8 @@ class _Slack:
             self.tasks.start(self._mydata(respond, client, key))
             return
         if word not in ("", "check", "start"):
-            text, blocks = render(self.service.lookup(word, rest, command=COMMAND))[0]
+            club = await self._club(key)
+            text, blocks = render(self.service.lookup(word, rest, command=COMMAND, club=club))[0]
             await ack(response_type="ephemeral", text=text, blocks=blocks)
             return
         in_dm = str(command.get("channel_id", "")).startswith("D")
@@ -364,8 +369,17 @@ class _Slack:
             await ack()
         else:
             await ack(response_type="ephemeral", text=mrkdwn(self.service.message("moved_to_dm")))
-        event_id = f"slack:cmd:{command.get('trigger_id')}" if command.get("trigger_id") else None
+        trigger = command.get("trigger_id")
+        event_id = f"slack:cmd:{key.workspace}:{trigger}" if trigger else None
         self.tasks.start(self._start(client, key, event_id))
+
+    async def _club(self, key: ConversationKey) -> ClubSettings | None:
+        """The club's settings for an answer that needs no conversation (None if the store is down)."""
+        try:
+            return await self.service.club(key)
+        except StoreError as exc:
+            _log.error("store failed (%s): %s", type(exc).__name__, exc)
+            return None
 
     async def _forget(self, respond: AsyncRespond, key: ConversationKey) -> None:
         replies = await self.service.handle(key, Event("forget", _now()))
@@ -451,7 +465,7 @@ class _Slack:
     ) -> None:
         if await self.resend(client, key):
             return
-        event_id = f"slack:act:{key.user}:{action.get('action_ts')}"
+        event_id = f"slack:act:{key.workspace}:{key.user}:{action.get('action_ts')}"
         locale = await self.user_locale(client, key.user)
         event = Event(kind, _now(), id=event_id, value=value, fact=fact, locale=locale)
         replies = await self.service.handle(key, event)
@@ -484,7 +498,8 @@ class _Slack:
         subtype = event.get("subtype")
         if event.get("channel_type") != "im" or subtype not in (None, "file_share") or event.get("bot_id"):
             return
-        event_id = f"slack:evt:{body['event_id']}" if body.get("event_id") else None
+        team = _key(context).workspace
+        event_id = f"slack:evt:{team}:{body['event_id']}" if body.get("event_id") else None
         self.tasks.start(self._message(event, client, _key(context), event_id))  # bolt acks on return
 
     async def _message(
@@ -507,20 +522,23 @@ class _Slack:
 def build_app(
     service: Conversations,
     *,
-    token: str,
+    token: str | None,
     signing_secret: str | None = None,
+    oauth: AsyncOAuthSettings | None = None,
     api_url: str | None = None,
     session: aiohttp.ClientSession | None = None,
     tasks: Tasks | None = None,
 ) -> AsyncApp:
     """The bolt app with every listener wired. Without a signing secret it suits Socket Mode only.
+    With `oauth` (and no token) it is the hosted app: "Add to Slack", one token per workspace.
 
     Pass `session` (made inside the running loop) to share one HTTP session across Web API calls,
     and `tasks` to wait for the work listeners start after their acks.
     """
     app = AsyncApp(
-        token=token,  # bolt builds the client: given one as well, it warns that the token is unused
+        token=None if oauth else token,  # bolt builds the client: given one, it warns the token is unused
         signing_secret=signing_secret,
+        oauth_settings=oauth,
         request_verification_enabled=signing_secret is not None,
         logger=logging.getLogger("slack_bolt"),
         process_before_response=True,  # ack as the listener returns; the work runs in `tasks`
@@ -539,6 +557,8 @@ def build_app(
     app.action(DONE)(slack.done)
     app.action(BACK)(slack.back)
     app.event("message")(slack.message)
+    slack_home.wire(app, service, slack._start, slack.tasks.start, COMMAND)
+    slack_install.wire(app, service)
 
     @app.action(MULTI)
     async def toggled(ack: AsyncAck) -> None:
@@ -555,9 +575,10 @@ def build_app(
 async def serve(
     service: Conversations,
     *,
-    token: str,
+    token: str | None,
     app_token: str | None = None,
     signing_secret: str | None = None,
+    oauth: AsyncOAuthSettings | None = None,
     api_url: str | None = None,
     host: str = "0.0.0.0",
     port: int = 3000,
@@ -579,7 +600,7 @@ async def serve(
     tasks = Tasks()
     try:
         app = build_app(
-            service, token=token, signing_secret=None if app_token else signing_secret,
+            service, token=token, signing_secret=None if app_token else signing_secret, oauth=oauth,
             api_url=api_url, session=session, tasks=tasks,
         )  # fmt: skip
         check_ins = loop.create_task(_check_ins(_Slack(service, tasks), app.client, stop))
@@ -652,5 +673,6 @@ async def _http(
     served = app.web_app(path="/slack/events", port=port)
     add_health_routes(served, service.store)
     async with listening(served, host, port):
-        ready(f"Slack HTTP mode on http://{host}:{port}/slack/events")
+        install = f", Add to Slack at http://{host}:{port}/slack/install" if app.oauth_flow else ""
+        ready(f"Slack HTTP mode on http://{host}:{port}/slack/events{install}")
         await stop.wait()

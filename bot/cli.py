@@ -152,25 +152,49 @@ def slack(
     port: Annotated[int, typer.Option(help="Port for --http.")] = 3000,
     host: Annotated[str, typer.Option(help="Address for --http.")] = "0.0.0.0",
 ) -> None:
-    """Run the Slack app: Socket Mode by default (no public URL), or HTTP with --http."""
+    """Run the Slack app: Socket Mode by default (no public URL), or HTTP with --http.
+
+    With SLACK_CLIENT_ID and SLACK_CLIENT_SECRET and no SLACK_BOT_TOKEN it is the hosted app any
+    club installs from /slack/install (HTTP mode only)."""
     from adapters.slack import serve
 
     settings = _setup()
+    hosted = settings.slack_hosted
     try:
-        settings.require("slack_bot_token", "slack_signing_secret" if http else "slack_app_token")
+        if hosted and not http:
+            raise ConfigError("Add to Slack (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) runs with --http")
+        if hosted:
+            settings.require("slack_signing_secret")
+        else:
+            settings.require("slack_bot_token", "slack_signing_secret" if http else "slack_app_token")
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     service = _service(settings)
-    assert settings.slack_bot_token is not None
+    oauth = None
+    if hosted:
+        from adapters.slack_install import oauth_settings
+
+        assert settings.slack_client_id is not None
+        assert settings.slack_client_secret is not None
+        try:
+            oauth = oauth_settings(
+                service.store,
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret.get_secret_value(),
+                redirect_uri=settings.slack_redirect_uri,
+            )
+        except ConfigError as exc:
+            raise _fail(str(exc)) from None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
     if not http:
         typer.echo("kneebot: Slack Socket Mode connecting", err=True)
     run = serve(
         service,
-        token=settings.slack_bot_token.get_secret_value(),
+        token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
         app_token=None if http else app_token,
         signing_secret=secret,
+        oauth=oauth,
         api_url=settings.slack_api_url,
         host=host,
         port=port,

@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
+    slack_client_id: str | None = Field(default=None, validation_alias="SLACK_CLIENT_ID")
+    """With the secret and no bot token: the hosted app any club installs ("Add to Slack")."""
+    slack_client_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_CLIENT_SECRET")
+    slack_redirect_uri: str | None = Field(
+        default=None, pattern=r"^https?://", validation_alias="SLACK_REDIRECT_URI"
+    )
+
+    @property
+    def slack_hosted(self) -> bool:
+        """Whether `kneebot slack` is the hosted app (OAuth installs) rather than one club's token."""
+        return bool(self.slack_client_id and self.slack_client_secret and not self.slack_bot_token)
 
     discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
     discord_guild_id: int | None = Field(default=None, validation_alias="DISCORD_GUILD_ID")

@@ -10,7 +10,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +47,7 @@ __all__ = [
     "layers",
     "load_content",
     "locales",
+    "with_club",
 ]
 
 _log = logging.getLogger(__name__)
@@ -153,6 +154,38 @@ class OutcomesFile(_Spec):
     """The summary of answers for a professional, sent as its own message after the outcome."""
 
 
+ClubText = Literal[
+    "start", "settings", "topics", "title", "save", "club_name", "booking_name", "booking_link",
+    "emergency_number", "emergency_hint", "unit", "language", "language_name", "unset", "refused",
+    "saved", "store_down",
+]  # fmt: skip
+_HOME = (
+    "**kneebot** is an automated assistant for runners with knee pain. It is not a clinician and "
+    "diagnoses nothing: a short, private check in a direct message ends with where to get help and "
+    "tips for your running.\n\nYour answers are kept for {{ retention_hours }} hours so you can "
+    "carry on later, then deleted; `/knee forget` deletes them at once."
+)
+_CLUB_TEXT: dict[ClubText, str] = {
+    "start": "Start a check",
+    "settings": "Club settings",
+    "topics": "Topics anyone can look up",
+    "title": "Club settings",
+    "save": "Save",
+    "club_name": "Club name",
+    "booking_name": "Physio to book",
+    "booking_link": "Booking link (https://)",
+    "emergency_number": "Emergency number",
+    "emergency_hint": "The number runners dial, digits only, like 911, 999, 112 or 000.",
+    "unit": "Distance unit",
+    "language": "Default language",
+    "language_name": "English",
+    "unset": "As the server is set up",
+    "refused": "Only the club's admins can change its settings. Ask one of them.",
+    "saved": "Saved. Every check from now on uses the club's new settings.",
+    "store_down": "The settings could not be saved just now. Please try again in a minute.",
+}
+
+
 class MessagesFile(_Spec):
     emergency_number: str = Field(default="911 (US), 999 (UK) or 112 (EU)", min_length=1, max_length=120)
     """How outcomes name the emergency number when neither the club nor the settings say."""
@@ -184,6 +217,10 @@ class MessagesFile(_Spec):
     controls: dict[Literal["done", "type_answer", "type_below", "pick_all", "back"], str]
     """Words on buttons and menus around a question."""
     help: str
+    home: str = _HOME
+    """What kneebot does and keeps, on an app's home page (Slack's App Home)."""
+    club: dict[ClubText, str] = _CLUB_TEXT
+    """Words of the club settings form an admin fills in, and of its buttons."""
 
 
 CommandName = Literal["start", "resume", "restart", "forget", "back", "data"]
@@ -523,6 +560,9 @@ class Content:
     after: AfterFile | None = None
     """What happens after the outcome: the check-in, "was this helpful?", `mydata`, stats."""
     paths: tuple[CheckInPath, ...] = ()
+    settled: Mapping[str, Template] = field(default_factory=dict)
+    """The templates rendered once from the settings alone, as compiled: `with_club` renders them
+    again with a club's own values."""
 
 
 def default_content_dir() -> Path:
@@ -861,9 +901,11 @@ def load_content(
 
     if problems.items:
         raise ContentError(problems.items)
+    settled: dict[str, Template] = {}
     for name, template in list(templates.items()):
         if compiler.uses.get(id(template), {"?"}) <= constants.keys():
             # It depends on settings alone: render it once now, not on every turn.
+            settled[name] = template
             templates[name] = _fixed(template(constants))
     digest = hashlib.sha256()
     for folder in folders:
@@ -887,6 +929,7 @@ def load_content(
         budget=dict(outcomes.budget),
         after=after,
         paths=paths,
+        settled=settled,
     )
     _log.info("content loaded from %s, version %s", directory, content.version)
     return content
@@ -945,6 +988,25 @@ def _compile_after(
 
 def _fixed(text: str) -> Template:
     return lambda _context: text
+
+
+CLUB_NAMES = frozenset({"club_name", "booking_name", "booking_link", "emergency_number", "unit"})
+
+
+def with_club(content: Content, values: Mapping[str, str]) -> Content:
+    """The content as one club sees it: its own values (`CLUB_NAMES`, an empty one unset) laid
+    over the files' and the settings'. Only the templates that depend on settings alone are
+    rendered again, so this costs a few milliseconds, not a load."""
+    given = {name: value for name, value in values.items() if name in CLUB_NAMES and value}
+    if not given:
+        return content
+    constants = {**content.constants, **given}
+    unit = str(constants.get("unit", "miles"))
+    constants["unit_word"] = content.language.unit_names.get(unit, unit)  # type: ignore[call-overload]
+    templates = dict(content.templates)
+    for name, template in content.settled.items():
+        templates[name] = _fixed(template(constants))
+    return replace(content, constants=constants, templates=templates)
 
 
 def _check_facts(facts: Mapping[str, FactSpec], lines: Lines, file: str, problems: _Problems) -> None:

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from bot import engine
-from bot.content import Content, ContentSource
+from bot.clubs import Clubs, ClubSettings
+from bot.content import Content, ContentSource, locales
 from bot.errors import ConflictError, StoreError
 from bot.lookup import lookup, topic_names
 from bot.model import Choice, ConversationKey, Event, Question, Reply, State
@@ -45,15 +46,26 @@ class Conversations:
         self._source = content
         self.store = store
         self.retention = retention
+        self.clubs = Clubs(store)
 
     @property
     def content(self) -> Content:
         """The content serving now in the default language (reloaded when its files change)."""
         return self.content_for(None)
 
-    def content_for(self, locale: str | None) -> Content:
+    def content_for(self, locale: str | None, club: ClubSettings | None = None) -> Content:
+        """The content in a language, as a club sees it when one is given: its own values over
+        the files', and its default language for a runner whose own kneebot does not speak."""
+        if club is not None and club.language:
+            code = (locale or "").replace("_", "-").split("-")[0].lower()
+            locale = locale if code in locales() else club.language
         source = self._source
-        return source.current(locale) if isinstance(source, ContentSource) else source
+        content = source.current(locale) if isinstance(source, ContentSource) else source
+        return self.clubs.content(content, club) if club is not None else content
+
+    async def club(self, key: ConversationKey) -> ClubSettings:
+        """The settings of the club (workspace, server) a runner writes from."""
+        return await self.clubs.get(key.platform, key.workspace)
 
     async def handle(self, key: ConversationKey, event: Event) -> list[Reply]:
         """Apply one event to the runner's conversation and return what to send them."""
@@ -74,17 +86,26 @@ class Conversations:
         choice = Choice("resume", content.messages.resume_label)
         return Reply(engine.render_message(content, message), Question(None, "single", (choice,)))
 
-    def message(self, name: str, *, locale: str | None = None, **extra: str) -> str:
+    def message(
+        self, name: str, *, locale: str | None = None, club: ClubSettings | None = None, **extra: str
+    ) -> str:
         """One of the bot's own messages that needs no conversation (`goodbye`, `help`)."""
-        return engine.render_message(self.content_for(locale), name, **extra)
+        return engine.render_message(self.content_for(locale, club), name, **extra)
 
     def lookup(
-        self, topic: str, args: str, *, command: str, now: datetime | None = None, locale: str | None = None
+        self,
+        topic: str,
+        args: str,
+        *,
+        command: str,
+        now: datetime | None = None,
+        locale: str | None = None,
+        club: ClubSettings | None = None,
     ) -> Reply:
         """Anyone's `<command> <topic> [args]`: a short answer that starts no triage."""
         when = now or datetime.now().astimezone()
         try:
-            return lookup(self.content_for(locale), topic, args, now=when, command=command)
+            return lookup(self.content_for(locale, club), topic, args, now=when, command=command)
         except Exception:
             _log.exception("lookup failed")
             return Reply(self.message("error"))
@@ -105,6 +126,7 @@ class Conversations:
             if not fresh:
                 _log.info("dropped a repeated %s event", event.kind)
                 return []
+        club = await self.club(conversation)
         written: tuple[str, list[Reply]] | None = None
         for _ in range(_ATTEMPTS):
             stored = await self.store.get(key)
@@ -114,7 +136,7 @@ class Conversations:
                 return written[1]
             state = self._decode(stored.data) if stored else None
             # A check keeps the language it started in; a new one takes the platform's.
-            content = self.content_for(state.locale if state and state.locale else event.locale)
+            content = self.content_for(state.locale if state and state.locale else event.locale, club)
             result = engine.step(content, state, event)
             if not result.changed:
                 return list(result.replies)

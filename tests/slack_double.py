@@ -4,6 +4,7 @@ sends, as signed HTTP requests or as Socket Mode envelopes."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import itertools
@@ -25,12 +26,27 @@ from tests.transcript import faketime, kneebot_command
 
 SECRET = "test-signing-secret"
 TEAM = "T0CLUB"
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "test-client-secret"
 
 
 @dataclass
 class Call:
     method: str
     args: dict[str, Any]
+    token: str = ""
+    """The bearer token the call was made with (each workspace's own, for an installed app)."""
+
+
+def installed_token(team: str) -> str:
+    """The bot token the double's `oauth.v2.access` hands a workspace."""
+    return f"xoxb-{team}-installed"
+
+
+def team_of(token: str) -> str:
+    """The workspace a bot token belongs to (`xoxb-test`: the single-token workspace)."""
+    parts = token.split("-")
+    return parts[1] if len(parts) == 3 and parts[2] == "installed" else TEAM
 
 
 @dataclass
@@ -51,6 +67,8 @@ class SlackApi:
     _holds: dict[str, float] = field(default_factory=dict)
     _refusals: dict[str, str] = field(default_factory=dict)
     _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    revoked: set[str] = field(default_factory=set)
+    """Tokens Slack no longer accepts (an uninstalled workspace's)."""
 
     def hold(self, method: str, seconds: float) -> None:
         """Answer the next call of `method` only after `seconds` (a slow Slack)."""
@@ -95,9 +113,15 @@ class SlackApi:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         token = "xapp-" if method == "apps.connections.open" else "xoxb-"
-        if not request.headers.get("Authorization", "").startswith(f"Bearer {token}"):
-            return web.json_response({"ok": False, "error": "invalid_auth"})
+        authorization = request.headers.get("Authorization", "")
         args = await self._args(request)
+        if method == "oauth.v2.access":
+            return self._oauth(authorization, args)
+        if not authorization.startswith(f"Bearer {token}"):
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        used = authorization.removeprefix("Bearer ")
+        if used in self.revoked:
+            return web.json_response({"ok": False, "error": "token_revoked"})
         if request.transport is not None:
             self.connections.add(request.transport.get_extra_info("peername")[:2])
         if self._limits.get(method):
@@ -109,7 +133,7 @@ class SlackApi:
         if method in self._refusals:
             self.refused.append(Call(method, args))
             return web.json_response({"ok": False, "error": self._refusals.pop(method)})
-        self.calls.append(Call(method, args))
+        self.calls.append(Call(method, args, used))
         if method in self._holds:
             await asyncio.sleep(self._holds.pop(method))
         if method == "apps.connections.open":
@@ -123,15 +147,17 @@ class SlackApi:
                     "url": "https://club.slack.com/",
                     "team": "Club",
                     "user": "kneebot",
-                    "team_id": TEAM,
+                    "team_id": team_of(used),
                     "user_id": "UBOT",
                     "bot_id": "BBOT",
                     "is_enterprise_install": False,
                 }
             )
         if method == "users.info":
-            locale = "es-ES" if str(args.get("user", "")).endswith("ES") else "en-GB"
-            return web.json_response({"ok": True, "user": {"id": args.get("user"), "locale": locale}})
+            who = str(args.get("user", ""))
+            locale = "es-ES" if who.endswith("ES") else "en-GB"
+            found = {"id": who, "locale": locale, "is_admin": who.startswith("UADMIN"), "is_owner": False}
+            return web.json_response({"ok": True, "user": found})
         if method == "conversations.open":
             return web.json_response({"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))}})
         if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
@@ -139,6 +165,23 @@ class SlackApi:
             args["_ts"] = ts  # what the message is known by from now on
             return web.json_response({"ok": True, "channel": args.get("channel"), "ts": ts})
         return web.json_response({"ok": True})
+
+    def _oauth(self, authorization: str, args: dict[str, Any]) -> web.Response:
+        """`oauth.v2.access`: the app's id and secret (HTTP Basic, as slack_sdk sends them) and a
+        code `code-<team>` from the install page's redirect; the workspace's bot token back."""
+        expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        code = str(args.get("code", ""))
+        self.calls.append(Call("oauth.v2.access", args))
+        if authorization != expected:
+            return web.json_response({"ok": False, "error": "invalid_client_id"})
+        if not code.startswith("code-"):
+            return web.json_response({"ok": False, "error": "invalid_code"})
+        team = code.removeprefix("code-")
+        return web.json_response(
+            {"ok": True, "app_id": "A0KNEE", "authed_user": {"id": "UADMIN1"}, "scope": "commands,chat:write",
+             "token_type": "bot", "access_token": installed_token(team), "bot_user_id": "UBOT",
+             "team": {"id": team, "name": f"Club {team}"}, "enterprise": None, "is_enterprise_install": False}
+        )  # fmt: skip
 
     async def _respond(self, request: web.Request) -> web.Response:
         self.calls.append(Call("response_url", await request.json()))
@@ -172,18 +215,19 @@ def sign(body: str, timestamp: int | None = None, secret: str = SECRET) -> dict[
 class Runner:
     """One runner's actions as Slack delivers them; subclasses choose the transport."""
 
-    def __init__(self, api: SlackApi, user: str = "U0RUNNER") -> None:
+    def __init__(self, api: SlackApi, user: str = "U0RUNNER", team: str = TEAM) -> None:
         self.api = api
         self.user = user
+        self.team = team
         self.counter = itertools.count(1)
 
     def command_payload(self, text: str, channel: str) -> dict[str, str]:
         return {
-            "token": "legacy", "team_id": TEAM, "team_domain": "club", "channel_id": channel,
+            "token": "legacy", "team_id": self.team, "team_domain": "club", "channel_id": channel,
             "channel_name": "general" if channel.startswith("C") else "directmessage",
             "user_id": self.user, "user_name": "runner", "command": "/knee", "text": text,
             "api_app_id": "A0KNEE", "is_enterprise_install": "false",
-            "response_url": self.api.response_url, "trigger_id": f"trigger.{next(self.counter)}",
+            "response_url": self.api.response_url, "trigger_id": f"trigger.{self.user}.{next(self.counter)}",
         }  # fmt: skip
 
     def dm_payload(
@@ -193,17 +237,18 @@ class Runner:
         stamp = f"{time.time():.6f}"
         event: dict[str, Any] = {
             "client_msg_id": str(uuid.uuid4()), "type": "message", "text": text, "user": self.user,
-            "ts": stamp, "team": TEAM, "channel": f"D{self.user}", "event_ts": stamp, "channel_type": "im",
+            "ts": stamp, "team": self.team, "channel": f"D{self.user}", "event_ts": stamp,
+            "channel_type": "im",
         }  # fmt: skip
         if files is not None:  # how Slack sends a message with attachments: the text beside them
             event.update(subtype="file_share", files=files, upload=False, display_as_bot=False)
         return {
-            "token": "legacy", "team_id": TEAM, "api_app_id": "A0KNEE", "event": event,
+            "token": "legacy", "team_id": self.team, "api_app_id": "A0KNEE", "event": event,
             "type": "event_callback", "event_id": event_id or f"Ev{number:08d}",
             "event_time": int(time.time()),
-            "authorizations": [{"enterprise_id": None, "team_id": TEAM, "user_id": "UBOT", "is_bot": True,
-                                "is_enterprise_install": False}],
-            "is_ext_shared_channel": False, "event_context": f"4-message-{TEAM}-D{self.user}",
+            "authorizations": [{"enterprise_id": None, "team_id": self.team, "user_id": "UBOT",
+                                "is_bot": True, "is_enterprise_install": False}],
+            "is_ext_shared_channel": False, "event_context": f"4-message-{self.team}-D{self.user}",
         }  # fmt: skip
 
     def click_payload(self, message: dict[str, Any], value: str | list[str]) -> dict[str, Any]:
@@ -229,15 +274,16 @@ class Runner:
             )
         return {
             "type": "block_actions",
-            "user": {"id": self.user, "username": "runner", "name": "runner", "team_id": TEAM},
+            "user": {"id": self.user, "username": "runner", "name": "runner", "team_id": self.team},
             "api_app_id": "A0KNEE", "token": "legacy",
             "container": {"type": "message", "message_ts": message["_ts"], "channel_id": message["channel"],
                           "is_ephemeral": False},
-            "trigger_id": f"trigger.{next(self.counter)}", "team": {"id": TEAM, "domain": "club"},
+            "trigger_id": f"trigger.{self.user}.{next(self.counter)}",
+            "team": {"id": self.team, "domain": "club"},
             "enterprise": None, "is_enterprise_install": False,
             "channel": {"id": message["channel"], "name": "directmessage"},
             "message": {"user": "UBOT", "type": "message", "ts": message["_ts"], "bot_id": "BBOT",
-                        "app_id": "A0KNEE", "text": message["text"], "team": TEAM, "blocks": blocks},
+                        "app_id": "A0KNEE", "text": message["text"], "team": self.team, "blocks": blocks},
             "state": {"values": state}, "response_url": self.api.response_url,
             "actions": [{**action, "block_id": block_id, "action_ts": f"{time.time():.6f}"}],
         }  # fmt: skip
@@ -246,8 +292,8 @@ class Runner:
 class SlackClient(Runner):
     """Sends what Slack sends over HTTP: slash commands, block actions and DM events, signed."""
 
-    def __init__(self, url: str, api: SlackApi, user: str = "U0RUNNER") -> None:
-        super().__init__(api, user)
+    def __init__(self, url: str, api: SlackApi, user: str = "U0RUNNER", team: str = TEAM) -> None:
+        super().__init__(api, user, team)
         self.url = url
 
     async def post(

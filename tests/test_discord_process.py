@@ -102,7 +102,15 @@ async def test_a_whole_triage_across_a_restart_of_the_bot(bot: Bot, content: Con
     [sync] = [c for c in bot.discord.calls if c.method == "PUT"]
     [knee] = sync.body
     assert knee["name"] == "knee"
-    assert {o["name"] for o in knee["options"]} == {"check", "help", "forget", "lookup", "mydata", "stats"}
+    assert {o["name"] for o in knee["options"]} == {
+        "check",
+        "help",
+        "forget",
+        "lookup",
+        "mydata",
+        "stats",
+        "club",
+    }
 
     runner = Runner(bot.discord)
     intro = await runner.command("check")

@@ -255,9 +255,28 @@ def test_the_manifest_asks_for_what_the_app_uses_and_nothing_more() -> None:
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/knee"]
     scopes = sorted(manifest["oauth_config"]["scopes"]["bot"])
     assert scopes == ["chat:write", "commands", "im:history", "im:write", "users:read"]
-    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["message.im"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened", "message.im"]
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+
+
+def test_the_hosted_manifest_asks_for_what_the_install_flow_uses() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from adapters.slack_install import SCOPES
+
+    manifest = yaml.safe_load(
+        (Path(__file__).parent.parent / "adapters" / "slack_manifest_hosted.yaml").read_text()
+    )
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(SCOPES)
+    assert manifest["oauth_config"]["redirect_urls"] == ["https://your-host/slack/oauth_redirect"]
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["bot_events"] == ["app_home_opened", "app_uninstalled", "message.im", "tokens_revoked"]
+    assert events["request_url"] == manifest["settings"]["interactivity"]["request_url"]
+    assert manifest["settings"]["socket_mode_enabled"] is False
 
 
 async def test_slack_uses_the_users_locale_and_keeps_it(slack: Slack) -> None:

@@ -29,6 +29,26 @@ def test_missing_tokens_are_named() -> None:
     assert "SLACK_SIGNING_SECRET" in http.stderr
 
 
+def test_the_hosted_app_needs_http_and_a_store_that_lasts() -> None:
+    import os
+
+    hosted = {**os.environ, "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s", "SLACK_SIGNING_SECRET": "x"}
+    socket_mode = subprocess.run(
+        [*kneebot_command(), "slack"], capture_output=True, text=True, timeout=30, env=hosted
+    )
+    assert socket_mode.returncode == 2
+    assert socket_mode.stderr.strip().splitlines() == [
+        "kneebot: Add to Slack (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) runs with --http"
+    ]
+    # Installs must outlive the process: a store that does not is refused at start.
+    from adapters.slack_install import oauth_settings
+    from bot.errors import ConfigError
+    from bot.stores import open_store
+
+    with pytest.raises(ConfigError, match="needs a store that lasts"):
+        oauth_settings(open_store("memory://"), client_id="1.2", client_secret="s")
+
+
 @pytest.fixture
 async def served() -> AsyncIterator[SlackClient]:
     api = SlackApi()

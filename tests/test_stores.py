@@ -233,3 +233,30 @@ async def test_a_save_whose_answer_was_lost_is_not_applied_twice(content: Conten
     stored = await store.get(str(key))
     assert stored is not None
     assert '"pain_location":' not in stored.data.split('"asking"')[0], "the 3 was not applied again"
+
+
+async def test_forget_workspace_takes_its_conversations_club_and_event_ids(
+    store: Store, content: Content
+) -> None:
+    service = Conversations(content, store, retention=timedelta(hours=24))
+    here, there = ConversationKey("slack", "TGONE", "U1"), ConversationKey("slack", "TSTAYS", "U9")
+    await service.handle(here, Event("answer", NOW, id="slack:act:TGONE:U1:1.1", value="start"))
+    await service.handle(here, Event("answer", NOW, id="slack:act:U1:2.2", value=["none"]))
+    await service.handle(there, Event("answer", NOW, id="slack:act:TSTAYS:U9:1.1", value="start"))
+    await service.handle(ConversationKey("discord", "TGONE", "U5"), Event("answer", NOW, value="start"))
+    await store.compare_and_set("unsent:slack:TGONE:U1", None, "{}", ttl=60)
+    await store.compare_and_set("club:slack:TGONE", None, "{}", ttl=60)
+    await store.compare_and_set("club:slack:TSTAYS", None, "{}", ttl=60)
+    await store.first_sighting("slack:cmd:TGONE:trigger.1", 60)
+    await store.schedule("slack:TGONE:U1", 100.0)  # a check-in its runner accepted
+    await store.schedule("slack:TSTAYS:U9", 100.0)
+
+    assert await store.forget_workspace("slack", "TGONE") == 1
+    assert await store.claim_due("slack", 200.0, lease=60) == ["slack:TSTAYS:U9"], "no check-in is sent"
+    for gone in ("slack:TGONE:U1", "unsent:slack:TGONE:U1", "club:slack:TGONE"):
+        assert await store.get(gone) is None, gone
+    for kept in ("slack:TSTAYS:U9", "club:slack:TSTAYS", "discord:TGONE:U5"):
+        assert await store.get(kept) is not None, f"{kept}: another workspace or platform stays"
+    for event_id in ("slack:act:TGONE:U1:1.1", "slack:act:U1:2.2", "slack:cmd:TGONE:trigger.1"):
+        assert await store.first_sighting(event_id, 60), f"{event_id} was forgotten"
+    assert not await store.first_sighting("slack:act:TSTAYS:U9:1.1", 60), "other workspaces' ids stay"

@@ -18,7 +18,17 @@ from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 
-__all__ = ["Clock", "Store", "Stored", "Sweeper", "names_user", "open_store", "platform_of"]
+__all__ = [
+    "Clock",
+    "Store",
+    "Stored",
+    "Sweeper",
+    "in_workspace",
+    "names_user",
+    "names_workspace",
+    "open_store",
+    "platform_of",
+]
 
 Clock = Callable[[], float]
 
@@ -50,6 +60,12 @@ class Store(Protocol):
         """Remove every conversation of this user id, on any platform and workspace, every
         check-in and every event id that names them (`slack:act:<user>:...`). Returns how many
         conversations went."""
+
+    async def forget_workspace(self, platform: str, workspace: str) -> int:
+        """Remove everything kept for one workspace or server (an uninstall): every conversation
+        and row keyed under `<platform>:<workspace>` (the club's settings, unsent replies), every
+        event id that names the workspace, and every event id that names one of its runners.
+        Returns how many conversations went."""
 
     async def first_sighting(self, event_id: str, ttl: float) -> bool:
         """Record an event id; True the first time it is seen within `ttl` seconds."""
@@ -87,6 +103,23 @@ def platform_of(key: str) -> str:
 def names_user(event_id: str, user: str) -> bool:
     """Whether an event id names this user as one of its `:`-separated parts."""
     return f":{user}:" in f":{event_id}:"
+
+
+def names_workspace(event_id: str, platform: str, workspace: str) -> bool:
+    """Whether an event id of this platform names the workspace (`slack:cmd:<team>:...`)."""
+    return event_id.startswith(f"{platform}:") and names_user(event_id, workspace)
+
+
+def in_workspace(key: str, platform: str, workspace: str) -> str | None:
+    """Whether a row's key is kept under `<platform>:<workspace>`: a conversation
+    (`[prefix:]platform:workspace:user`, answering its user) or a workspace's own row
+    (`prefix:platform:workspace`, answering ""). None when it is not."""
+    parts = key.split(":")
+    if len(parts) >= 3 and parts[-3:-1] == [platform, workspace]:
+        return parts[-1]
+    if len(parts) >= 3 and parts[-2:] == [platform, workspace]:
+        return ""
+    return None
 
 
 class Sweeper:

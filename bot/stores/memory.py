@@ -6,7 +6,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from bot.stores import Clock, Stored, Sweeper, names_user, platform_of
+from bot.stores import Clock, Stored, Sweeper, in_workspace, names_user, names_workspace, platform_of
 
 __all__ = ["MemoryStore"]
 
@@ -64,6 +64,22 @@ class MemoryStore:
             for key in [k for k in self._checkins if k.split(":", 2)[-1] == user]:
                 del self._checkins[key]
         return len(gone)
+
+    async def forget_workspace(self, platform: str, workspace: str) -> int:
+        with self._lock:
+            found = {key: in_workspace(key, platform, workspace) for key in self._rows}
+            gone = {key: user for key, user in found.items() if user is not None}
+            users = {user for user in gone.values() if user}
+            for key in gone:
+                del self._rows[key]
+            for key in [k for k in self._checkins if in_workspace(k, platform, workspace)]:
+                del self._checkins[key]
+            for event_id in list(self._events):
+                if names_workspace(event_id, platform, workspace) or any(
+                    names_user(event_id, user) for user in users
+                ):
+                    del self._events[event_id]
+        return sum(1 for key, user in gone.items() if user and key.startswith(f"{platform}:"))
 
     async def first_sighting(self, event_id: str, ttl: float) -> bool:
         now = self._clock()

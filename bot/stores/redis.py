@@ -25,7 +25,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 from bot.errors import ConfigError, StoreError
-from bot.stores import Stored, platform_of
+from bot.stores import Stored, in_workspace, platform_of
 
 __all__ = ["RedisStore"]
 
@@ -134,6 +134,35 @@ class RedisStore:
         except RedisError as exc:  # anything `_call` does not already turn into a StoreError
             raise StoreError(f"Redis store forget failed: {type(exc).__name__}: {exc}") from exc
         return deleted
+
+    async def forget_workspace(self, platform: str, workspace: str) -> int:
+        place = f"{_glob_escape(platform)}:{_glob_escape(workspace)}"
+        try:
+            found: set[str] = set()
+            for pattern in (f"{place}:*", f"*:{place}:*", f"*:{place}"):
+                found.update(await self._call("scan", self._keys(_CONVERSATION + pattern)))
+            gone = {key: in_workspace(key[len(_CONVERSATION) :], platform, workspace) for key in found}
+            gone = {key: user for key, user in gone.items() if user is not None}
+            for key in gone:
+                await self._call("delete", self._redis.delete(key))
+            due = _DUE + platform
+            members = [m async for m, _ in self._redis.zscan_iter(due, match=f"{place}:*")]
+            if members:
+                await self._call("delete", self._redis.zrem(due, *members))
+            await self._delete_matching(f"{_EVENT}{_glob_escape(platform)}:*:{_glob_escape(workspace)}:*")
+            await self._delete_matching(f"{_EVENT}{_glob_escape(platform)}:*:{_glob_escape(workspace)}")
+            for user in {user for user in gone.values() if user}:
+                await self._delete_matching(f"{_EVENT}*:{_glob_escape(user)}:*")
+                await self._delete_matching(f"{_EVENT}*:{_glob_escape(user)}")
+        except RedisError as exc:
+            raise StoreError(f"Redis store forget failed: {type(exc).__name__}: {exc}") from exc
+        conversation = f"{_CONVERSATION}{platform}:"
+        return sum(1 for key, user in gone.items() if user and key.startswith(conversation))
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client (the Slack installations are kept through it too)."""
+        return self._redis
 
     async def _delete_matching(self, pattern: str) -> int:
         deleted = 0

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.errors import StoreError
-from bot.stores import Clock, Stored, Sweeper
+from bot.stores import Clock, Stored, Sweeper, in_workspace
 
 __all__ = ["SQLiteStore"]
 
@@ -52,6 +52,11 @@ _PRIVATE_FILE = 0o600
 _PRIVATE_FOLDER = 0o700
 
 
+def _like_prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}:%"
+
+
 class SQLiteStore:
     def __init__(self, path: Path, clock: Clock | None = None, sweep_every: float | None = None) -> None:
         self._path = path
@@ -60,6 +65,11 @@ class SQLiteStore:
         self._db: sqlite3.Connection | None = None
         self._writes = 0
         self._sweeper = Sweeper(sweep_every, self._sweep_from_timer) if sweep_every else None
+
+    @property
+    def path(self) -> Path:
+        """The database file (the Slack installations are kept in it too)."""
+        return self._path
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
@@ -216,6 +226,34 @@ class SQLiteStore:
                 raise
             self._checkpoint(db)
             return cursor.rowcount
+
+        return await self._run(work)
+
+    async def forget_workspace(self, platform: str, workspace: str) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = db.execute(
+                    "SELECT key FROM conversations WHERE instr(':' || key || ':', ?) > 0",
+                    (f":{platform}:{workspace}:",),
+                ).fetchall()
+                found = {key: in_workspace(key, platform, workspace) for (key,) in rows}
+                gone = {key: user for key, user in found.items() if user is not None}
+                db.executemany("DELETE FROM conversations WHERE key = ?", [(key,) for key in gone])
+                place = f"{platform}:{workspace}:"
+                db.execute("DELETE FROM checkins WHERE substr(key, 1, ?) = ?", (len(place), place))
+                db.execute(
+                    "DELETE FROM events WHERE id LIKE ? ESCAPE '\\' AND instr(':' || id || ':', ?) > 0",
+                    (_like_prefix(platform), f":{workspace}:"),
+                )
+                for user in {user for user in gone.values() if user}:
+                    db.execute("DELETE FROM events WHERE instr(':' || id || ':', ?) > 0", (f":{user}:",))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._checkpoint(db)
+            return sum(1 for key, user in gone.items() if user and key.startswith(f"{platform}:"))
 
         return await self._run(work)
 
