@@ -25,6 +25,7 @@ from bot.content import Content, locales
 from bot.conversations import Conversations
 from bot.errors import StoreError
 from bot.model import ConversationKey
+from bot.stats import club_table
 
 __all__ = ["CLUB_FORM", "CLUB_OPEN", "HOME_START", "wire"]
 
@@ -67,7 +68,10 @@ async def member(client: AsyncWebClient, user: str) -> Member:
     return Member(str(info.get("locale") or "") or None, admin)
 
 
-def home_view(content: Content, topics: list[tuple[str, str]], admin: bool, command: str) -> dict[str, Any]:
+def home_view(
+    content: Content, topics: list[tuple[str, str]], admin: bool, command: str, stats: str | None = None
+) -> dict[str, Any]:
+    """The Home tab; `stats` (the club's anonymous numbers) is shown to admins only."""
     from adapters.slack import escape, mrkdwn
 
     say = content.templates
@@ -91,6 +95,10 @@ def home_view(content: Content, topics: list[tuple[str, str]], admin: bool, comm
             "text": {"type": "mrkdwn", "text": f"*{say['club:topics']({})}*\n{listed}"[:3000]},
         },
     ]
+    if admin and stats:
+        title, _, rows = stats.partition("\n")
+        text = f"*{escape(title)}*\n```{escape(rows)}```" if rows.strip() else f"_{escape(title)}_"
+        blocks += [{"type": "divider"}, {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
     return {"type": "home", "blocks": blocks[:100]}
 
 
@@ -181,7 +189,8 @@ def wire(
         club = await service.clubs.get("slack", team)
         content = service.content_for(found.locale, club)
         topics = service.topics(content.locale)
-        view = home_view(content, topics, found.admin, command)
+        stats = await club_table(service.store, content, f"slack:{team}") if found.admin else None
+        view = home_view(content, topics, found.admin, command, stats)
         await client.views_publish(user_id=user, view=view)
 
     @app.event("app_home_opened")

@@ -205,6 +205,9 @@ async def test_two_clubs_install_set_their_own_emergency_number_and_one_uninstal
         assert "knee_club_open" not in homes["U0ALPHA"][1]
         assert "knee_home_start" in homes["U0ALPHA"][1]
         assert "/knee taper" in homes["U0ALPHA"][1]
+        # The club's anonymous numbers are for its admins: a check has ended in neither club yet.
+        assert "No knee checks counted yet" in homes["UADMINA"][1]
+        assert "No knee checks counted yet" not in homes["U0ALPHA"][1]
 
         # The admin opens the form and saves 000 (after a wrong link and number are pointed out).
         admin = runner(two, api, "UADMINA", A)
@@ -246,6 +249,14 @@ async def test_two_clubs_install_set_their_own_emergency_number_and_one_uninstal
         )
         assert token == installed_token(B)
         assert f"Call {DEFAULT} now" in text
+        # A's admin now sees one urgent outcome this week, as `<5`, and no runner in it.
+        await event(
+            runner(one, api, "UADMINA", A), {"type": "app_home_opened", "user": "UADMINA", "tab": "home"}
+        )
+        stats = json.dumps((await until(api, "views.publish", 3))[-1][1]["view"])
+        assert "Knee checks per week" in stats
+        assert "&lt;5" in stats or "<5" in stats
+        assert "U0ALPHA" not in stats
         # Lookups too: A's taper plan is in km now, B's still in miles.
         _, said_a = await runner(one, api, "U0ALPHA", A).command("taper 40 in 12 days")
         _, said_b = await runner(two, api, "U0BRAVO", B).command("taper 40 in 12 days")

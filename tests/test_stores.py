@@ -250,9 +250,12 @@ async def test_forget_workspace_takes_its_conversations_club_and_event_ids(
     await store.first_sighting("slack:cmd:TGONE:trigger.1", 60)
     await store.schedule("slack:TGONE:U1", 100.0)  # a check-in its runner accepted
     await store.schedule("slack:TSTAYS:U9", 100.0)
+    await store.count("slack:TGONE", "2026-W48", "self_care")
+    await store.count("slack:TSTAYS", "2026-W48", "self_care")
 
     assert await store.forget_workspace("slack", "TGONE") == 1
     assert await store.claim_due("slack", 200.0, lease=60) == ["slack:TSTAYS:U9"], "no check-in is sent"
+    assert [c[0] for c in await store.counts()] == ["slack:TSTAYS"], "the club's numbers leave with it"
     for gone in ("slack:TGONE:U1", "unsent:slack:TGONE:U1", "club:slack:TGONE"):
         assert await store.get(gone) is None, gone
     for kept in ("slack:TSTAYS:U9", "club:slack:TSTAYS", "discord:TGONE:U5"):

@@ -63,8 +63,9 @@ class Store(Protocol):
 
     async def forget_workspace(self, platform: str, workspace: str) -> int:
         """Remove everything kept for one workspace or server (an uninstall): every conversation
-        and row keyed under `<platform>:<workspace>` (the club's settings, unsent replies), every
-        event id that names the workspace, and every event id that names one of its runners.
+        and row keyed under `<platform>:<workspace>` (the club's settings, unsent replies), its
+        runners' pending check-ins, the club's anonymous counters, every event id that names the
+        workspace, and every event id that names one of its runners.
         Returns how many conversations went."""
 
     async def first_sighting(self, event_id: str, ttl: float) -> bool:

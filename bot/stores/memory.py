@@ -74,6 +74,8 @@ class MemoryStore:
                 del self._rows[key]
             for key in [k for k in self._checkins if in_workspace(k, platform, workspace)]:
                 del self._checkins[key]
+            for counter in [c for c in self._counters if c[0] == f"{platform}:{workspace}"]:
+                del self._counters[counter]
             for event_id in list(self._events):
                 if names_workspace(event_id, platform, workspace) or any(
                     names_user(event_id, user) for user in users

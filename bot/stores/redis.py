@@ -149,6 +149,7 @@ class RedisStore:
             members = [m async for m, _ in self._redis.zscan_iter(due, match=f"{place}:*")]
             if members:
                 await self._call("delete", self._redis.zrem(due, *members))
+            await self._call("delete", self._redis.delete(f"{_STATS}{platform}:{workspace}"))
             await self._delete_matching(f"{_EVENT}{_glob_escape(platform)}:*:{_glob_escape(workspace)}:*")
             await self._delete_matching(f"{_EVENT}{_glob_escape(platform)}:*:{_glob_escape(workspace)}")
             for user in {user for user in gone.values() if user}:

@@ -242,6 +242,7 @@ class SQLiteStore:
                 db.executemany("DELETE FROM conversations WHERE key = ?", [(key,) for key in gone])
                 place = f"{platform}:{workspace}:"
                 db.execute("DELETE FROM checkins WHERE substr(key, 1, ?) = ?", (len(place), place))
+                db.execute("DELETE FROM counters WHERE club = ?", (f"{platform}:{workspace}",))
                 db.execute(
                     "DELETE FROM events WHERE id LIKE ? ESCAPE '\\' AND instr(':' || id || ':', ?) > 0",
                     (_like_prefix(platform), f":{workspace}:"),
