@@ -206,10 +206,12 @@ async def bench_scale(counts: Sequence[int], rounds: int, sample: int) -> list[R
                 await service.handle(key, event)
         services[count] = service
 
-    async def rate(count: int, round_: int) -> float:
-        # Keys spread over the whole store, a fresh set each round (each is taken three turns on).
-        stride = count // (rounds * sample)
-        keys = [ConversationKey("bench", "T", f"c{(round_ + k * rounds) * stride}") for k in range(sample)]
+    async def rate(count: int, slot: int, slots: int) -> float:
+        # Keys spread over the whole store, a fresh set each time (each is taken three turns on):
+        # the baseline's store is shared by every count, so its sets are set apart for each.
+        stride = count // (slots * sample)
+        assert stride >= 1, "too few conversations for the rounds and sample asked"
+        keys = [ConversationKey("bench", "T", f"c{(slot + k * slots) * stride}") for k in range(sample)]
         started = time.perf_counter()
         for key in keys:
             for event in events[3:6]:
@@ -217,15 +219,14 @@ async def bench_scale(counts: Sequence[int], rounds: int, sample: int) -> list[R
         return len(keys) * 3 / (time.perf_counter() - started)
 
     rows = []
-    for count in counts:
+    for index, count in enumerate(counts):
         ours, base = [], []
         for n, first in enumerate(turns(rounds)):
-            if first == 0:
-                ours.append(await rate(count, n))
-                base.append(await rate(1_000, n))
-            else:
-                base.append(await rate(1_000, n))
-                ours.append(await rate(count, n))
+            for which in (first, 1 - first):
+                if which == 0:
+                    ours.append(await rate(count, n, rounds))
+                else:
+                    base.append(await rate(1_000, index * rounds + n, rounds * len(counts)))
         rows.append(paired(f"turns/s with {count:,} live conversations", "turns/s", "flat", ours, base,
                            "with 1,000", lower_is_better=False))  # fmt: skip
     for service in services.values():
@@ -307,23 +308,23 @@ def main() -> None:
     started = time.perf_counter()
     rows: list[Row] = []
     mark(None)
-    rows += bench_slack({1: n(200, 25, 3), 32: n(1000, 160, 32)}, n(5, 2, 1), n(100, 16))
+    rows += bench_slack({1: n(100, 20, 3), 32: n(480, 96, 32)}, n(5, 2, 1), n(50, 10))
     mark("Slack HTTP")
-    rows += bench_cold_start(n(8, 2, 1))
+    rows += bench_cold_start(n(6, 1, 1))
     mark("cold start")
     rows += bench_engine(n(400, 60))
     mark("engine")
-    rows += asyncio.run(bench_store("memory://", "memory", n(200, 30)))
+    rows += asyncio.run(bench_store("memory://", "memory", n(100, 20)))
     sqlite = Path(os.environ.get("TMPDIR", "/tmp")) / f"kneebot-bench-{os.getpid()}.db"
     try:
-        rows += asyncio.run(bench_store(f"sqlite:///{sqlite}", "SQLite", n(100, 15)))
+        rows += asyncio.run(bench_store(f"sqlite:///{sqlite}", "SQLite", n(60, 10)))
     finally:
         for leftover in sqlite.parent.glob(sqlite.name + "*"):
             leftover.unlink()
     url, stop = redis_url()
     try:
         if url:
-            rows += asyncio.run(bench_store(url, "Redis", n(100, 15)))
+            rows += asyncio.run(bench_store(url, "Redis", n(60, 10)))
     finally:
         stop()
     mark("stores")
@@ -331,14 +332,14 @@ def main() -> None:
     rows.append({"name": "stored state at the end of a triage", "unit": "bytes", "target": "< 1 KB",
                  "value": size, "baseline": 1024, "ratio": size / 1024, "baseline_name": "1 KB",
                  "lower_is_better": True})  # fmt: skip
-    live = n(20_000, 1_000, 100)
+    live = n(10_000, 500, 100)
     held = memory_for(live)
     rows.append({"name": f"resident memory, {live:,} finished triages", "unit": "MiB", "target": "report",
                  "value": held, "baseline": live * size / 2**20, "ratio": held / (live * size / 2**20),
                  "baseline_name": "their stored JSON", "lower_is_better": True})  # fmt: skip
     mark("memory")
-    counts = (10_000, 100_000) if not quick else (10_000,)
-    rows += asyncio.run(bench_scale([max(1_000, int(c * scale)) for c in counts], n(5, 3), n(100, 50, 5)))
+    counts = (10_000, 50_000) if not quick else (5_000,)
+    rows += asyncio.run(bench_scale([max(2_000, int(c * scale)) for c in counts], n(5, 3), n(100, 30, 5)))
     mark("scale")
     gc.collect()
     print_table(rows)

@@ -418,6 +418,9 @@ def measure(
                         users = users_for(scenario, count, f"{concurrency}r{n}{name[-4:]}")
                         round_[name] = bench.run(name, scenario, users, concurrency)
                     runs.append(round_)
+                print(
+                    f"  Slack HTTP {scenario}, {concurrency} client(s): {rounds} rounds done", file=sys.stderr
+                )
     return found
 
 
