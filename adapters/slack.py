@@ -203,9 +203,25 @@ def cap_library_logs() -> None:
 _PASSING = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
+def slack_error(exc: Exception) -> str:
+    """What Slack said went wrong (`ratelimited`), or the error's kind: never a body's content,
+    and never a crash on a body that is not JSON (a proxy's HTML page)."""
+    if isinstance(exc, SlackApiError):
+        # A body that is not JSON leaves aiohttp's own response here, not a SlackResponse.
+        data = getattr(exc.response, "data", None)
+        found = data.get("error") if isinstance(data, dict) else None
+        return str(found) if found else f"HTTP {_status(exc)}"
+    return type(exc).__name__
+
+
+def _status(exc: SlackApiError) -> int:
+    response = exc.response
+    return int(getattr(response, "status_code", None) or getattr(response, "status", 0) or 0)
+
+
 def _passing(exc: Exception) -> bool:
     if isinstance(exc, SlackApiError):
-        return exc.response.get("error") in _PASSING or exc.response.status_code >= 500
+        return slack_error(exc) in _PASSING or _status(exc) >= 500
     return True
 
 
@@ -274,7 +290,7 @@ class _Slack:
     async def _keep_unsent(
         self, key: ConversationKey, channel: str, messages: list[Message], exc: Exception
     ) -> None:
-        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        reason = slack_error(exc)
         store, name = self.service.store, _unsent_key(key)
         try:
             for _ in range(4):
@@ -325,7 +341,7 @@ class _Slack:
             found = await client.users_info(user=user, include_locale=True)
             locale = str((found.get("user") or {}).get("locale") or "") or None
         except _SEND_ERRORS as exc:
-            reason = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            reason = slack_error(exc)
             _log.info("no locale for a runner: %s", reason)
         if len(self.locales) > 10_000:
             self.locales.clear()
@@ -489,7 +505,7 @@ class _Slack:
                 channel=channel, ts=message["ts"], text=message.get("text", ""), blocks=blocks
             )
         except _SEND_ERRORS as exc:  # an old or deleted message: the answer still counts
-            reason = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            reason = slack_error(exc)
             _log.warning("could not update the answered question: %s", reason)
 
     async def message(
@@ -650,7 +666,7 @@ async def _socket_mode(
             opened = await app.client.apps_connections_open(app_token=app_token)
         except SlackApiError as exc:
             raise ConfigError(
-                f"Slack refused the app token ({exc.response.get('error')}): check SLACK_APP_TOKEN"
+                f"Slack refused the app token ({slack_error(exc)}): check SLACK_APP_TOKEN"
             ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise KneebotError(f"could not reach Slack at {app.client.base_url}: {exc}") from None

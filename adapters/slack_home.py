@@ -58,7 +58,9 @@ async def member(client: AsyncWebClient, user: str) -> Member:
     try:
         found = await client.users_info(user=user, include_locale=True)
     except SlackApiError as exc:
-        _log.info("no member details: %s", exc.response.get("error"))
+        from adapters.slack import slack_error
+
+        _log.info("no member details: %s", slack_error(exc))
         return Member(None, False)
     except (aiohttp.ClientError, TimeoutError) as exc:
         _log.info("no member details: %s", type(exc).__name__)

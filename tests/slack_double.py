@@ -78,6 +78,10 @@ class SlackApi:
         """Answer the next `times` calls of `method` as Slack does when rate limited."""
         self._limits[method] = self._limits.get(method, 0) + times
 
+    def break_once(self, method: str) -> None:
+        """The next call of `method` meets a proxy's HTML error page instead of Slack's JSON."""
+        self._refusals[method] = "<html>"
+
     def refuse(self, method: str, error: str) -> None:
         """Answer the next call of `method` with `{"ok": false, "error": error}` (HTTP 200)."""
         self._refusals[method] = error
@@ -132,7 +136,14 @@ class SlackApi:
             )
         if method in self._refusals:
             self.refused.append(Call(method, args))
-            return web.json_response({"ok": False, "error": self._refusals.pop(method)})
+            error = self._refusals.pop(method)
+            if error == "<html>":
+                return web.Response(
+                    status=502,
+                    text="<html><body>Bad gateway</body></html>",
+                    content_type="application/json",  # mislabelled, as some proxies do
+                )
+            return web.json_response({"ok": False, "error": error})
         self.calls.append(Call(method, args, used))
         if method in self._holds:
             await asyncio.sleep(self._holds.pop(method))

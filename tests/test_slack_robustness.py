@@ -178,6 +178,14 @@ async def test_a_reply_slack_refuses_for_good_is_not_kept(slack: SlackClient) ->
     assert (await asked(slack.api, 3))["text"].startswith("Got it: Gradually")
 
 
+async def test_an_html_error_page_from_slack_loses_no_reply(slack: SlackClient) -> None:
+    slack.api.break_once("users.info")  # the runner's language cannot be asked: a proxy's 502 page
+    status, _ = await slack.command("")
+    assert status == 200
+    intro = await asked(slack.api, 1)
+    assert "automated assistant" in intro["text"], "the intro comes in the default language"
+
+
 IMAGE = [{"id": "F0PHOTO", "name": "knee.jpg", "mimetype": "image/jpeg", "filetype": "jpg"}]
 
 
