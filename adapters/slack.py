@@ -363,9 +363,10 @@ class _Slack:
         word, _, rest = (command.get("text") or "").strip().partition(" ")
         word = word.lower()
         key = _key(context)
-        if word == "help":
-            help_text = self.service.message("help", club=await self._club(key), command=COMMAND)
-            await ack(response_type="ephemeral", text=mrkdwn(help_text))
+        if word == "help" or word not in ("", "check", "start", "forget", "mydata"):
+            # Acked before the store is read for the club's settings: Slack waits 3 s at most.
+            await ack()
+            self.tasks.start(self._answer_alone(respond, key, word, rest))
             return
         if word == "forget":
             await ack()  # before the store, which may be slow or locked: Slack waits 3 s at most
@@ -375,11 +376,6 @@ class _Slack:
             await ack()
             self.tasks.start(self._mydata(respond, client, key))
             return
-        if word not in ("", "check", "start"):
-            club = await self._club(key)
-            text, blocks = render(self.service.lookup(word, rest, command=COMMAND, club=club))[0]
-            await ack(response_type="ephemeral", text=text, blocks=blocks)
-            return
         in_dm = str(command.get("channel_id", "")).startswith("D")
         if in_dm:
             await ack()
@@ -388,6 +384,18 @@ class _Slack:
         trigger = command.get("trigger_id")
         event_id = f"slack:cmd:{key.workspace}:{trigger}" if trigger else None
         self.tasks.start(self._start(client, key, event_id))
+
+    async def _answer_alone(self, respond: AsyncRespond, key: ConversationKey, word: str, rest: str) -> None:
+        """`/knee help` or a topic: a private answer that needs no conversation, in the club's words."""
+        club = await self._club(key)
+        if word == "help":
+            await respond(
+                response_type="ephemeral",
+                text=mrkdwn(self.service.message("help", club=club, command=COMMAND)),
+            )
+            return
+        text, blocks = render(self.service.lookup(word, rest, command=COMMAND, club=club))[0]
+        await respond(response_type="ephemeral", text=text, blocks=blocks)
 
     async def _club(self, key: ConversationKey) -> ClubSettings | None:
         """The club's settings for an answer that needs no conversation (None if the store is down)."""

@@ -7,8 +7,8 @@
 `run.py` starts one Web API double, one load client, and three servers: `kneebot slack --http`
 and a bare slack-bolt app in each of bolt's two modes (the default, whose async adapter polls for
 the ack every 10 ms, and `process_before_response=True`). The bare app does the same Slack-facing
-work as kneebot: it acks, and for a click or a DM it posts one chat.postMessage to the same
-double, started as a task after the ack in the fast mode (as kneebot does) and awaited in the
+work as kneebot: it acks, then for `/knee help` posts the help to the command's response_url and
+for a click or a DM posts one chat.postMessage to the same double, each started as a task after the ack in the fast mode (as kneebot does) and awaited in the
 listener in the default mode (as bolt runs it in the background). Requests are signed as Slack
 signs them and shaped as Slack sends them (the payloads the tests send).
 
@@ -39,11 +39,13 @@ from tests.slack_double import SECRET, TEAM, Runner, SlackApi, sign  # noqa: E40
 from tests.transcript import kneebot_command  # noqa: E402
 
 SCENARIOS = ("help", "click", "dm")
-"""`/knee help` (an ack carrying the help text), a click on Start (block_actions; kneebot
-edits the clicked message and posts the first question), a typed DM answering that question
+"""`/knee help` (acked at once, the help then posted to the command's response_url), a click on
+Start (block_actions; kneebot edits the clicked message and posts the first question), a typed DM
+answering that question
 (event_callback message.im; kneebot reads it and posts the next question)."""
-POSTS = {"help": 0, "click": 1, "dm": 1}
-"""chat.postMessage calls a request leads to, for kneebot and the bare app alike."""
+POSTS = {"help": 1, "click": 1, "dm": 1}
+"""Posts a request leads to (chat.postMessage, or the response_url), for kneebot and the bare app
+alike."""
 CLICK_USERS = 32
 """Runners clicking Start in turn; clicking Start again starts over, the same work each time."""
 HELP_TEXT = (
@@ -84,8 +86,14 @@ def run_double(port: int) -> None:
     async def stats(_: web.Request) -> web.Response:
         return web.json_response(counts)
 
+    async def respond(request: web.Request) -> web.Response:
+        await request.read()
+        counts["response_url"] = counts.get("response_url", 0) + 1
+        return web.Response(text="ok")
+
     app = web.Application()
     app.router.add_route("*", "/api/{method}", api)
+    app.router.add_post("/respond/{n}", respond)
     app.router.add_get("/stats", stats)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
@@ -98,7 +106,7 @@ def run_bare(port: int, api_url: str, mode: str) -> None:
 
     import aiohttp
     from aiohttp import web
-    from slack_bolt.async_app import AsyncAck, AsyncApp
+    from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
     from slack_sdk.web.async_client import AsyncWebClient
 
     fast = mode == "fast"
@@ -116,8 +124,15 @@ def run_bare(port: int, api_url: str, mode: str) -> None:
         task.add_done_callback(running.discard)
 
     @app.command("/knee")
-    async def knee(ack: AsyncAck) -> None:
-        await ack(response_type="ephemeral", text=HELP_TEXT)
+    async def knee(ack: AsyncAck, respond: AsyncRespond) -> None:
+        await ack()
+        work = respond(response_type="ephemeral", text=HELP_TEXT)
+        if not fast:
+            await work
+            return
+        task = asyncio.get_running_loop().create_task(work)
+        running.add(task)
+        task.add_done_callback(running.discard)
 
     @app.action(re.compile(r"^knee_pick:\d+$"))
     async def pick(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -159,7 +174,8 @@ class Client:
 
     def runner(self, user: str) -> Runner:
         if user not in self.runners:
-            self.runners[user] = Runner(cast(SlackApi, _Api()), user)
+            respond_url = self.stats_url.rsplit("/stats", 1)[0] + "/respond/1"
+            self.runners[user] = Runner(cast(SlackApi, _Api(respond_url)), user)
         return self.runners[user]
 
     def request(self, scenario: str, user: str) -> tuple[str, str]:
@@ -178,7 +194,8 @@ class Client:
 
     async def posted(self, session: Any) -> int:
         async with session.get(self.stats_url) as answer:
-            return int((await answer.json()).get("chat.postMessage", 0))
+            counts = await answer.json()
+            return int(counts.get("chat.postMessage", 0)) + int(counts.get("response_url", 0))
 
     async def drain(self, session: Any, quiet: float = 0.05) -> int:
         """Wait until the double has had no chat.postMessage for `quiet` seconds (earlier work)."""

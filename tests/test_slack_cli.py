@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import subprocess
 from collections.abc import AsyncIterator
@@ -63,11 +62,13 @@ async def served() -> AsyncIterator[SlackClient]:
 
 
 async def test_http_mode_serves_signed_requests_and_refuses_forged_ones(served: SlackClient) -> None:
-    status, body = await served.command("help")
-    assert status == 200
-    assert "/knee check" in json.loads(body)["text"]
+    assert await served.command("help") == (200, "")
+    [helped] = await served.api.wait_for("response_url", 1)
+    assert "/knee check" in helped["text"]
     status, _ = await served.command("help", secret="wrong")
     assert status == 401
+    await served.api.settle()
+    assert len(served.api.made("response_url")) == 1, "a forged request is answered with nothing"
     status, _ = await served.command("")
     assert status == 200
     [intro] = await served.api.wait_for("chat.postMessage", 1)

@@ -258,10 +258,13 @@ async def test_two_clubs_install_set_their_own_emergency_number_and_one_uninstal
         assert "&lt;5" in stats or "<5" in stats
         assert "U0ALPHA" not in stats
         # Lookups too: A's taper plan is in km now, B's still in miles.
-        _, said_a = await runner(one, api, "U0ALPHA", A).command("taper 40 in 12 days")
-        _, said_b = await runner(two, api, "U0BRAVO", B).command("taper 40 in 12 days")
-        assert "from 40 km a week" in json.loads(said_a)["text"]
-        assert "from 40 miles a week" in json.loads(said_b)["text"]
+        before = len(to(api, "response_url"))
+        await runner(one, api, "U0ALPHA", A).command("taper 40 in 12 days")
+        [(_, said_a)] = (await until(api, "response_url", before + 1))[before:]
+        await runner(two, api, "U0BRAVO", B).command("taper 40 in 12 days")
+        [(_, said_b)] = (await until(api, "response_url", before + 2))[before + 1 :]
+        assert "from 40 km a week" in said_a["text"]
+        assert "from 40 miles a week" in said_b["text"]
         audit = log.read_text()
         assert re.search(
             rf"club settings changed: club=slack:{A} by=slack:UADMINA at=\S+ fields=emergency_number,unit",

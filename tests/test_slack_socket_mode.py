@@ -87,17 +87,19 @@ async def test_a_whole_triage_over_socket_mode(bot: Bot, content: Content) -> No
     assert "token will be unused" not in log
 
 
-async def test_commands_are_acked_with_their_answer(bot: Bot) -> None:
+async def test_commands_are_acked_at_once_and_answered_privately(bot: Bot) -> None:
     ack = await bot.runner.command("help")
-    assert "/knee check" in ack["text"]
-    assert ack["response_type"] == "ephemeral"
+    assert ack == {}, "help acks at once, before the store is read for the club's words"
+    [helped] = await bot.api.wait_for("response_url", 1)
+    assert "/knee check" in helped["text"]
+    assert helped["response_type"] == "ephemeral"
     ack = await bot.runner.command("")
     assert "direct message" in ack["text"]
     intro = await asked(bot.api, 1)
     assert "automated assistant" in intro["text"]
     ack = await bot.runner.command("forget")
     assert ack == {}, "forget acks at once, before the store"
-    [said] = await bot.api.wait_for("response_url", 1)
+    said = (await bot.api.wait_for("response_url", 2))[-1]
     assert said["response_type"] == "ephemeral"
     assert "deleted everything" in said["text"]
 
