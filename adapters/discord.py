@@ -371,9 +371,10 @@ class _Knee(app_commands.Group):
 
     @app_commands.command(description="What kneebot can do")
     async def help(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # before the store: 3 s at most
         club = await _club(interaction)
         text = _service(interaction).message("help", locale=_locale(interaction), club=club, command=COMMAND)
-        await interaction.response.send_message(_clean(text), ephemeral=True, allowed_mentions=NONE)
+        await interaction.followup.send(_clean(text), ephemeral=True, allowed_mentions=NONE)
 
     @app_commands.command(description="Delete everything kneebot keeps about you")
     async def forget(self, interaction: discord.Interaction[Any]) -> None:
@@ -411,13 +412,12 @@ class _Knee(app_commands.Group):
         topic="What to look up", details="Anything the topic needs, like your weekly miles"
     )
     async def lookup(self, interaction: discord.Interaction[Any], topic: str, details: str = "") -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # before the store: 3 s at most
         reply = _service(interaction).lookup(
             topic.strip().lower(), details, command=f"{COMMAND} lookup", locale=_locale(interaction),
             club=await _club(interaction),
         )  # fmt: skip
-        first, *rest = render(reply)
-        await interaction.response.send_message(ephemeral=True, **first)
-        for message in rest:
+        for message in render(reply):
             await interaction.followup.send(ephemeral=True, **message)
 
     @lookup.autocomplete("topic")

@@ -8,8 +8,9 @@
 and a bare slack-bolt app in each of bolt's two modes (the default, whose async adapter polls for
 the ack every 10 ms, and `process_before_response=True`). The bare app does the same Slack-facing
 work as kneebot: it acks, then for `/knee help` posts the help to the command's response_url and
-for a click or a DM posts one chat.postMessage to the same double, each started as a task after the ack in the fast mode (as kneebot does) and awaited in the
-listener in the default mode (as bolt runs it in the background). Requests are signed as Slack
+for a click or a DM posts one chat.postMessage to the same double, each started as a task after
+the ack in the fast mode (as kneebot does) and awaited in the listener in the default mode (as
+bolt runs it in the background). Requests are signed as Slack
 signs them and shaped as Slack sends them (the payloads the tests send).
 
 The client answers one JSON command per line; a run ends when the last ack is back and the

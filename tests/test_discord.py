@@ -136,10 +136,15 @@ async def test_a_stale_double_click_answers_once(bot: Discord) -> None:
 
 async def test_help_forget_and_lookup(bot: Discord) -> None:
     await bot.gateway.command("help")
-    assert "/knee check" in bot.api.sent[-1].body["data"]["content"]
+    deferred = bot.api.sent[0].body
+    assert deferred["type"] == 5, "deferred before the store is read, within 3 seconds"
+    helped = bot.last()
+    assert "/knee check" in helped["content"]
+    assert helped["flags"] & 64, "ephemeral"
     await bot.gateway.command("lookup", topic="@everyone <@123> warmups")
-    sent = bot.api.sent[-1].body["data"]
+    sent = bot.last()
     assert "@everyone" not in sent["content"].replace("@\u200beveryone", "")
+    assert sent["flags"] & 64
     await bot.gateway.command("check")
     await bot.gateway.click(bot.last(), "start")
     await bot.gateway.command("forget")
@@ -198,7 +203,7 @@ async def test_discord_uses_the_interaction_locale(bot: Discord) -> None:
     await bot.gateway.click(intro, "start")
     assert bot.last()["content"].startswith("Primero, una comprobación rápida")
     await bot.gateway.command("help")
-    assert "Esto es lo que puedo hacer" in bot.api.sent[-1].body["data"]["content"]
+    assert "Esto es lo que puedo hacer" in bot.last()["content"]
 
 
 async def test_stats_for_those_who_manage_the_server_and_mydata_for_anyone(bot: Discord) -> None:
