@@ -1,9 +1,10 @@
 """The Slack adapter: slack-bolt events in, Block Kit messages out.
 
 It translates and nothing more. A `/knee` command, a button click, a checkbox "Done" or a
-message in the bot's DM becomes an `Event`; each `Reply` becomes a Block Kit message built with
-slack_sdk's models, which check Slack's length limits when serialised. The triage runs in the
-runner's DM with the bot; used in a channel, `/knee` answers ephemerally that the DM is waiting.
+message in the bot's DM becomes an `Event`; each `Reply` becomes a Block Kit message, built as
+plain dicts by a renderer that keeps within Slack's limits itself (the tests hold every payload
+they see to slack_sdk's models). The triage runs in the runner's DM with the bot; used in a
+channel, `/knee` answers ephemerally that the DM is waiting.
 
 `serve` runs the app until SIGTERM or SIGINT, over Socket Mode or HTTP, with one HTTP session
 for every Web API call. A reply that cannot be sent even after slack_sdk's retries is kept in
@@ -32,17 +33,6 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    CheckboxesElement,
-    ContextBlock,
-    MarkdownTextObject,
-    Option,
-    PlainTextObject,
-    SectionBlock,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters import slack_home, slack_install
@@ -62,11 +52,16 @@ MULTI = "knee_multi"  # checkbox toggles; read when Done is clicked
 DONE = "knee_done"  # Done under a multi-choice question: its value is the fact
 BACK = "knee_back"  # Back under a question: its value is the fact it was shown with
 
+# Block Kit's limits (shared/platforms.md, S6), kept here as the blocks are built. The ids and
+# values on buttons and options are the contract's short fact names and values.
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_TEXT = 3000  # the notification fallback: Slack allows more, but it is only a preview
 MAX_ACTIONS = 25
 MAX_CHECKBOXES = 10
+MAX_LABEL = 75  # a button's or an option's text
+
+Block = dict[str, Any]
 
 
 def escape(text: str) -> str:
@@ -82,8 +77,28 @@ def mrkdwn(text: str) -> str:
     return re.sub(r"(?m)^- ", "• ", text)
 
 
-def _plain(text: str, limit: int = 75) -> PlainTextObject:
-    return PlainTextObject(text=text if len(text) <= limit else text[: limit - 1] + "…", emoji=True)
+def _plain(text: str, limit: int = MAX_LABEL) -> dict[str, Any]:
+    return {
+        "type": "plain_text",
+        "text": text if len(text) <= limit else text[: limit - 1] + "…",
+        "emoji": True,
+    }
+
+
+def _section(text: str) -> Block:
+    """A section of mrkdwn, at most MAX_SECTION long (see `_sections`)."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_SECTION]}]}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button = {"type": "button", "text": _plain(text), "action_id": action_id, "value": value}
+    if style:
+        button["style"] = style
+    return button
 
 
 def _sections(text: str) -> Iterator[str]:
@@ -105,19 +120,17 @@ def render(reply: Reply) -> list[tuple[str, list[dict[str, Any]]]]:
     """
     question = reply.question
     controls = list(_controls(question)) if question else []
-    sections: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=p, verbatim=True)) for p in _sections(mrkdwn(reply.text))
-    ]
-    pages: list[list[Block]] = [sections[i : i + MAX_BLOCKS] for i in range(0, len(sections), MAX_BLOCKS)]
+    sections = [_section(p) for p in _sections(mrkdwn(reply.text))]
+    pages = [sections[i : i + MAX_BLOCKS] for i in range(0, len(sections), MAX_BLOCKS)]
     if not pages or len(pages[-1]) + len(controls) > MAX_BLOCKS:
         pages.append([])
     pages[-1].extend(controls)
-    return [(_fallback(page), [block.to_dict() for block in page]) for page in pages]
+    return [(_fallback(page), page) for page in pages]
 
 
 def _fallback(blocks: list[Block]) -> str:
     """The notification text: the message's words, shortened."""
-    text = "\n\n".join(b.text.text for b in blocks if isinstance(b, SectionBlock) and b.text)
+    text = "\n\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
@@ -127,37 +140,37 @@ def _controls(question: Question) -> Iterator[Block]:
     if kind == "multi":
         for start in range(0, len(choices), MAX_CHECKBOXES):
             group = choices[start : start + MAX_CHECKBOXES]
-            options = [Option(value=c.value, text=_plain(c.label)) for c in group]
-            yield ActionsBlock(
-                block_id=f"{block_id}:{start // MAX_CHECKBOXES}",
-                elements=[CheckboxesElement(action_id=MULTI, options=options)],
-            )
-        done = ButtonElement(
-            text=_plain(question.control("done") or "✓"), action_id=DONE, value=fact or "", style="primary"
-        )
-        yield ActionsBlock(block_id=f"{block_id}:done", elements=[done, *_back(question)])
+            options = [{"text": _plain(c.label), "value": c.value} for c in group]
+            checkboxes = {"type": "checkboxes", "action_id": MULTI, "options": options}
+            yield {
+                "type": "actions",
+                "block_id": f"{block_id}:{start // MAX_CHECKBOXES}",
+                "elements": [checkboxes],
+            }
+        done = _button(question.control("done") or "✓", DONE, fact or "", style="primary")
+        yield {"type": "actions", "block_id": f"{block_id}:done", "elements": [done, *_back(question)]}
         return
     buttons = [
-        ButtonElement(
-            text=_plain(choice.label),
-            action_id=f"{PICK}:{index}",
-            value=json.dumps({"f": fact, "v": choice.value}),
-        )
+        _button(choice.label, f"{PICK}:{index}", json.dumps({"f": fact, "v": choice.value}))
         for index, choice in enumerate(choices)
     ]
     for start in range(0, len(buttons), MAX_ACTIONS):
-        yield ActionsBlock(block_id=f"{block_id}:{start}", elements=buttons[start : start + MAX_ACTIONS])
+        yield {
+            "type": "actions",
+            "block_id": f"{block_id}:{start}",
+            "elements": buttons[start : start + MAX_ACTIONS],
+        }
     back = list(_back(question))
     if back:
-        yield ActionsBlock(block_id=f"{block_id}:back", elements=back)
+        yield {"type": "actions", "block_id": f"{block_id}:back", "elements": back}
     if kind == "number":
-        yield ContextBlock(elements=[MarkdownTextObject(text=f"✍️ {escape(question.control('type_below'))}")])
+        yield _context(f"✍️ {escape(question.control('type_below'))}")
 
 
-def _back(question: Question) -> Iterator[ButtonElement]:
+def _back(question: Question) -> Iterator[dict[str, Any]]:
     """A Back button, when there is an answer to take back."""
     if question.fact and question.control("back"):
-        yield ButtonElement(text=_plain(question.control("back")), action_id=BACK, value=question.fact)
+        yield _button(question.control("back"), BACK, question.fact)
 
 
 def _key(context: AsyncBoltContext) -> ConversationKey:
@@ -506,8 +519,7 @@ class _Slack:
     ) -> None:
         """Edit the clicked question so the DM reads as a clean record: its text and the answer."""
         kept = [b for b in message.get("blocks", []) if b.get("type") == "section"]
-        answer = ContextBlock(elements=[MarkdownTextObject(text=f"✅ {escape(label)}"[:MAX_SECTION])])
-        blocks = [*kept[: MAX_BLOCKS - 1], answer.to_dict()]
+        blocks = [*kept[: MAX_BLOCKS - 1], _context(f"✅ {escape(label)}")]
         try:
             await client.chat_update(
                 channel=channel, ts=message["ts"], text=message.get("text", ""), blocks=blocks

@@ -563,6 +563,10 @@ class Content:
     settled: Mapping[str, Template] = field(default_factory=dict)
     """The templates rendered once from the settings alone, as compiled: `with_club` renders them
     again with a club's own values."""
+    derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """What readers of this content work out from it once (the engine's look-up tables), kept on
+    it so that it can only ever serve this content and goes when the content does. A copy made
+    with `dataclasses.replace` starts with none."""
 
 
 def default_content_dir() -> Path:

@@ -4,6 +4,9 @@ No I/O, no clock (time arrives with the event), no randomness. The flow is conte
 question is the first step of the flow whose fact is still unknown and whose condition holds.
 After every answer the urgent rules are checked, and the first that fires ends the triage at
 once; when no question is left, the rules are read in order and the first that matches decides.
+
+What each turn needs from a content (the context every fact starts from, which urgent rules name
+which fact, the choices of each question) is worked out once per `Content` object and kept on it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from bot.content import CommandName, Content, Rule
+from jinja2 import TemplateSyntaxError
+
+from bot.content import Advice, CommandName, Content, Rule
 from bot.contract import FACTS
-from bot.expressions import UNKNOWN, Special
+from bot.expressions import UNKNOWN, Condition, Special, Template, names_in
 from bot.lookup import lookup
 from bot.model import Choice, Event, FactValue, Outcome, Question, Reply, State
 from bot.understand import Misunderstood, normalise, understand
@@ -94,6 +99,75 @@ def step(content: Content, state: State | None, event: Event) -> Step:
     return _answer(content, state, event)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What every turn needs from one content, worked out once and kept on that content."""
+
+    base: dict[str, Any]
+    """The settings and every fact as not known yet: each turn's context starts as a copy."""
+    numbers: frozenset[str]
+    urgent: tuple[Rule, ...]
+    urgent_naming: dict[str, tuple[Rule, ...]]
+    """The urgent rules whose condition names each fact, in order."""
+    steps: tuple[tuple[str, Condition | None], ...]
+    """The flow: each fact to ask and when."""
+    questions: dict[tuple[str, bool], tuple[Template, Question]]
+    """Each fact's question text and question, without and with a `back` control."""
+    labels: dict[str, dict[str, str]]
+    controls: tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
+    """A question's controls without `back`, and with it."""
+    advice: tuple[Advice, ...]
+    """The advice, most important first (in content order among equals)."""
+    summaries: tuple[tuple[str, str], ...]
+    """Each fact in the order the flow asks it, and how the answers summary names it."""
+    unit: str
+
+
+def _prepared(content: Content) -> _Prepared:
+    found = content.derived.get("engine")
+    if not isinstance(found, _Prepared):
+        found = content.derived["engine"] = _prepare(content)
+    return found
+
+
+def _prepare(content: Content) -> _Prepared:
+    urgent = tuple(rule for rule in content.rules if rule.level == "urgent")
+    naming: dict[str, tuple[Rule, ...]] = {}
+    for fact in FACTS:
+        naming[fact] = tuple(rule for rule in urgent if fact in _names(rule))
+    everything = tuple(content.messages.controls.items())
+    controls = (tuple(item for item in everything if item[0] != "back"), everything)
+    questions: dict[tuple[str, bool], tuple[Template, Question]] = {}
+    for name, spec in content.facts.items():
+        choices = tuple(Choice(choice.value, choice.label) for choice in spec.choices)
+        for back in (False, True):
+            question = Question(name, spec.kind, choices, controls[back])
+            questions[name, back] = (content.templates[f"question:{name}"], question)
+    return _Prepared(
+        base={**content.constants, **dict.fromkeys(FACTS, UNKNOWN)},
+        numbers=frozenset(name for name, contract in FACTS.items() if contract.kind == "number"),
+        urgent=urgent,
+        urgent_naming=naming,
+        steps=tuple((item.ask, item.when) for item in content.steps),
+        questions=questions,
+        labels={name: {c.value: c.label for c in spec.choices} for name, spec in content.facts.items()},
+        controls=controls,
+        advice=tuple(sorted(content.advice, key=lambda item: -item.priority)),
+        summaries=tuple((item.ask, content.facts[item.ask].summary) for item in content.steps),
+        unit=str(content.constants.get("unit", "miles")),
+    )
+
+
+def _names(rule: Rule) -> frozenset[str]:
+    """The names a rule's condition uses; every fact when its source is not at hand."""
+    try:
+        return (
+            frozenset(names_in(rule.where.source, expression=True)) if rule.where.source else frozenset(FACTS)
+        )
+    except TemplateSyntaxError:
+        return frozenset(FACTS)
+
+
 def _accepted(result: Step) -> Step:
     """Mark the turn as following an accepted answer, so adapters can settle the question."""
     first, *rest = result.replies
@@ -162,7 +236,7 @@ def _answer(content: Content, state: State, event: Event) -> Step:
     fact = state.asking
     if fact is None or fact not in content.facts:
         # The content changed under a conversation: pick up from the facts it has.
-        return _advance(content, state.model_copy(update={"content": content.version}), "")
+        return _advance(content, state, "", {"content": content.version})
     if event.fact is not None and event.fact != fact:
         return Step(state, (_reask(content, state, _render(content, "stale_answer")),), changed=False)
     waiting = state.pending
@@ -181,7 +255,7 @@ def _answer(content: Content, state: State, event: Event) -> Step:
         value=event.value,
         text=event.text,
         now=event.at,
-        unit=str(content.constants.get("unit", "miles")),
+        unit=_prepared(content).unit,
     )
     if isinstance(result, Misunderstood):
         if result.reason == "out_of_range":
@@ -198,16 +272,23 @@ def _answer(content: Content, state: State, event: Event) -> Step:
     said = ""
     if result.from_text:
         facts = {**state.facts, fact: result.value}
-        said = _render(content, "understood", answer=_display(content, fact, result.value, facts))
+        said = _render(
+            content, "understood", answer=_display(content, fact, result.value, _context(content, facts))
+        )
     return _take(content, state, fact, result.value, said, event)
 
 
 def _take(content: Content, state: State, fact: str, value: FactValue, said: str, event: Event) -> Step:
-    """Keep an answer and move on."""
+    """Keep an answer and move on.
+
+    Only the urgent rules that name this fact are checked again: none held before it (or the
+    question would not have been asked, under this same content), and a rule can only change
+    with the facts it names.
+    """
     facts = {**state.facts, fact: value}
     update = {"facts": facts, "paused": False, "pending": None, "updated": event.at.timestamp()}
-    updated = state.model_copy(update=update)
-    return _accepted(_advance(content, updated, said))
+    answered = fact if state.content == content.version else None
+    return _advance(content, state, said, update, answered=answered, accepted=True)
 
 
 def _confirmation(content: Content, event: Event) -> bool | None:
@@ -226,7 +307,7 @@ def _confirmation(content: Content, event: Event) -> bool | None:
 def _confirm(content: Content, state: State) -> Reply:
     assert state.asking is not None
     assert state.pending is not None
-    shown = _display(content, state.asking, state.pending, state.facts)
+    shown = _display(content, state.asking, state.pending, _context(content, state.facts))
     choices = (
         Choice("yes", content.messages.confirm_yes_label),
         Choice("no", content.messages.confirm_no_label),
@@ -244,14 +325,17 @@ def _back(content: Content, state: State | None) -> Step:
     facts = dict(state.facts)
     if state.pending is None:
         facts.pop(next(reversed(facts)))
-    updated = state.model_copy(update={"facts": facts, "pending": None, "rule": None, "paused": False})
-    return _advance(content, updated, _render(content, "took_back"))
+    update = {"facts": facts, "pending": None, "rule": None, "paused": False}
+    return _advance(content, state, _render(content, "took_back"), update)
 
 
 def _controls(content: Content, state: State) -> tuple[tuple[str, str], ...]:
-    controls = content.messages.controls
-    back = bool(state.facts) or state.pending is not None
-    return tuple((name, text) for name, text in controls.items() if name != "back" or back)
+    return _prepared(content).controls[_can_go_back(state)]
+
+
+def _can_go_back(state: State) -> bool:
+    """There is an answer, or a reading waiting to be confirmed, to take back."""
+    return bool(state.facts) or state.pending is not None
 
 
 def advance(content: Content, state: State, before: str) -> Step:
@@ -259,21 +343,37 @@ def advance(content: Content, state: State, before: str) -> Step:
     return _advance(content, state, before)
 
 
-def _advance(content: Content, state: State, before: str) -> Step:
+def _advance(
+    content: Content,
+    state: State,
+    before: str,
+    update: Mapping[str, Any] | None = None,
+    *,
+    answered: str | None = None,
+    accepted: bool = False,
+) -> Step:
+    """The next question, or the outcome, for `state` with `update` applied (one copy of it).
+
+    `answered` names the fact just taken, when only the urgent rules naming it need checking.
+    """
     from bot import after
 
-    context = _context(content, state.facts)
-    for rule in content.rules:
-        if rule.level == "urgent" and _holds(rule, context):
-            return after.conclude(content, _finish(content, state, rule, context, before))
-    for item in content.steps:
-        if item.ask in state.facts:
+    prepared = _prepared(content)
+    update = update or {}
+    facts: Mapping[str, FactValue] = update.get("facts", state.facts)
+    context = _context(content, facts)
+    urgent = prepared.urgent if answered is None else prepared.urgent_naming.get(answered, prepared.urgent)
+    for rule in urgent:
+        if _holds(rule, context):
+            return after.conclude(content, _finish(content, state, rule, context, before, update, accepted))
+    for ask, when in prepared.steps:
+        if ask in facts:
             continue
-        if item.when is None or item.when(context):
-            asked = state.model_copy(update={"asking": item.ask, "content": content.version})
-            return Step(asked, (_question(content, item.ask, context, before, _controls(content, asked)),))
-    rule = after.at_least(content, state, decide(content, state.facts))
-    return after.conclude(content, _finish(content, state, rule, context, before))
+        if when is None or when(context):
+            asked = state.model_copy(update={**update, "asking": ask, "content": content.version})
+            return Step(asked, (_question(content, ask, context, before, _can_go_back(asked), accepted),))
+    rule = after.at_least(content, state, _decide(content, context))
+    return after.conclude(content, _finish(content, state, rule, context, before, update, accepted))
 
 
 def _holds(rule: Rule, context: Mapping[str, Any]) -> bool:
@@ -287,32 +387,45 @@ def _holds(rule: Rule, context: Mapping[str, Any]) -> bool:
 
 def decide(content: Content, facts: Mapping[str, FactValue]) -> Rule:
     """The first rule that matches these facts."""
-    context = _context(content, facts)
+    return _decide(content, _context(content, facts))
+
+
+def _decide(content: Content, context: Mapping[str, Any]) -> Rule:
     for rule in content.rules:
         if _holds(rule, context):
             return rule
     return content.rules[-1]
 
 
-def _finish(content: Content, state: State, rule: Rule, context: dict[str, Any], before: str) -> Step:
+def _finish(
+    content: Content,
+    state: State,
+    rule: Rule,
+    context: Mapping[str, Any],
+    before: str,
+    update: Mapping[str, Any] | None = None,
+    accepted: bool = False,
+) -> Step:
     """The outcome, as a runner reads it in a DM, then the answers summary as its own message.
 
     The advice that applies is ranked by priority: the first few are shown in full, the rest named
     as topics to look up; the outcome's `advice` lists every one.
     """
-    done = state.model_copy(update={"asking": None, "rule": rule.id, "paused": False})
+    prepared = _prepared(content)
+    done = state.model_copy(update={**(update or {}), "asking": None, "rule": rule.id, "paused": False})
+    facts = done.facts
     context = {**context, "level": rule.level, "rule": rule.id}
     chosen: list[tuple[str, str, str | None]] = []
     if rule.level != "urgent":  # urgent care gets no exercise or training advice, whatever content says
-        ranked = sorted((item for item in content.advice if item.when(context)), key=lambda a: -a.priority)
+        ranked = [item for item in prepared.advice if item.when(context)]
         chosen = [(item.title(context).strip(), item.text(context).strip(), item.topic) for item in ranked]
     shown = chosen[: content.advice_shown]
     more = list(dict.fromkeys(f"`{topic}`" for _, _, topic in chosen[content.advice_shown :] if topic))
     advice = tuple(f"**{title}:** {text}" for title, text, _ in chosen)
     summary = tuple(
-        (content.facts[item.ask].summary, _display(content, item.ask, state.facts[item.ask], state.facts))
-        for item in content.steps
-        if item.ask in state.facts
+        (label, _display(content, fact, facts[fact], context))
+        for fact, label in prepared.summaries
+        if fact in facts
     )
     parts = {part: content.templates[f"level:{rule.level}:{part}"](context) for part in ("headline", "body")}
     layout = {
@@ -333,7 +446,7 @@ def _finish(content: Content, state: State, rule: Rule, context: dict[str, Any],
         text = f"{before}\n\n{text}"
     _log.info("triage outcome level=%s rule=%s", rule.level, rule.id)
     outcome = Outcome(rule.level, rule.id, advice, text, summary)
-    replies = [Reply(text, outcome=outcome)]
+    replies = [Reply(text, outcome=outcome, accepted=accepted)]
     if summary:
         replies.append(Reply(content.templates["answers"](layout)))
     return Step(done, tuple(replies))
@@ -342,7 +455,8 @@ def _finish(content: Content, state: State, rule: Rule, context: dict[str, Any],
 def outcome(content: Content, facts: Mapping[str, FactValue]) -> tuple[Reply, ...]:
     """The outcome replies for a finished set of facts, as the triage would end with them."""
     state = State(facts=dict(facts), content=content.version)
-    return _finish(content, state, decide(content, facts), _context(content, facts), "").replies
+    context = _context(content, facts)
+    return _finish(content, state, _decide(content, context), context, "").replies
 
 
 def context(content: Content, facts: Mapping[str, FactValue]) -> dict[str, Any]:
@@ -351,12 +465,14 @@ def context(content: Content, facts: Mapping[str, FactValue]) -> dict[str, Any]:
 
 
 def _context(content: Content, facts: Mapping[str, FactValue]) -> dict[str, Any]:
-    context: dict[str, Any] = dict(content.constants)
-    for name, contract in FACTS.items():
-        value: Any = facts.get(name, UNKNOWN)
-        if contract.kind == "number" and isinstance(value, str):
-            value = Special(value)
-        context[name] = value
+    prepared = _prepared(content)
+    if not facts.keys() <= FACTS.keys():
+        facts = {name: value for name, value in facts.items() if name in FACTS}
+    context = {**prepared.base, **facts}
+    for name in prepared.numbers:
+        value = context[name]
+        if isinstance(value, str) and not isinstance(value, Special):
+            context[name] = Special(value)
     return context
 
 
@@ -365,12 +481,12 @@ def _question(
     fact: str,
     context: Mapping[str, Any],
     before: str = "",
-    controls: tuple[tuple[str, str], ...] = (),
+    back: bool = False,
+    accepted: bool = False,
 ) -> Reply:
-    spec = content.facts[fact]
-    text = content.templates[f"question:{fact}"](context)
-    choices = tuple(Choice(choice.value, choice.label) for choice in spec.choices)
-    return Reply(f"{before}\n\n{text}" if before else text, Question(fact, spec.kind, choices, controls))
+    template, question = _prepared(content).questions[fact, back]
+    text = template(context)
+    return Reply(f"{before}\n\n{text}" if before else text, question, accepted=accepted)
 
 
 def _reask(content: Content, state: State | None, before: str = "") -> Reply:
@@ -380,23 +496,22 @@ def _reask(content: Content, state: State | None, before: str = "") -> Reply:
         confirm = _confirm(content, state)
         return replace(confirm, text=f"{before}\n\n{confirm.text}" if before else confirm.text)
     context = _context(content, state.facts)
-    return _question(content, state.asking, context, before, _controls(content, state))
+    return _question(content, state.asking, context, before, _can_go_back(state))
 
 
 def display(content: Content, fact: str, value: FactValue, facts: Mapping[str, FactValue]) -> str:
     """An answer as the summary shows it."""
-    return _display(content, fact, value, facts)
+    return _display(content, fact, value, _context(content, facts))
 
 
-def _display(content: Content, fact: str, value: FactValue, facts: Mapping[str, FactValue]) -> str:
-    spec = content.facts[fact]
-    labels = {choice.value: choice.label for choice in spec.choices}
+def _display(content: Content, fact: str, value: FactValue, context: Mapping[str, Any]) -> str:
+    """How an answer reads back to the runner; `context` is the turn's, with every fact."""
+    labels = _prepared(content).labels[fact]
     if isinstance(value, list):
         return "; ".join(labels.get(v, v) for v in value)
     if isinstance(value, str):
         return labels.get(value, value)
-    context = {**_context(content, facts), "value": value}
-    return content.templates[f"display:{fact}"](context)
+    return content.templates[f"display:{fact}"]({**context, "value": value})
 
 
 def render_message(content: Content, name: str, **extra: Any) -> str:
@@ -405,7 +520,7 @@ def render_message(content: Content, name: str, **extra: Any) -> str:
 
 
 def _render(content: Content, name: str, **extra: Any) -> str:
-    return content.templates[name]({**content.constants, **dict.fromkeys(FACTS, UNKNOWN), **extra})
+    return content.templates[name]({**_prepared(content).base, **extra})
 
 
 def _num(number: float) -> str:

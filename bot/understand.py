@@ -106,11 +106,11 @@ def understand(
 
 def _direct(spec: FactSpec, contract: FactContract, value: Answer) -> Result | None:
     """A value picked from a button or sent as `{"value": ...}`; None to read it as text."""
-    values = [choice.value for choice in spec.choices]
     if spec.kind == "single":
-        return Understood(value) if isinstance(value, str) and value in values else None
+        return Understood(value) if isinstance(value, str) and value in _values(spec) else None
     if spec.kind == "multi":
         picked = (value,) if isinstance(value, str) else value
+        values = _values(spec)
         if isinstance(picked, tuple) and picked and all(v in values for v in picked):
             return Understood(_tidy_multi(spec, set(picked)))
         return None
@@ -122,9 +122,14 @@ def _direct(spec: FactSpec, contract: FactContract, value: Answer) -> Result | N
         # Days and miles are whole numbers; a pain score may be 6.5.
         whole = spec.number is not None and spec.number.unit != "score"
         return _in_range(round(value) if whole else value, contract)
-    if isinstance(value, str) and value in values:
+    if isinstance(value, str) and value in _values(spec):
         return Understood(value)
     return None
+
+
+def _values(spec: FactSpec) -> list[str]:
+    """The values of a question's choices (worked out only where a value must be one)."""
+    return [choice.value for choice in spec.choices]
 
 
 def _in_range(

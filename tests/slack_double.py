@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 
 from aiohttp import ClientSession, WSMsgType, web
 from aiohttp.test_utils import TestServer
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
 
 from tests.redis_server import free_port
 from tests.transcript import faketime, kneebot_command
@@ -63,6 +65,10 @@ class SlackApi:
     """The client ends of the connections Web API calls came in on (one session reuses them)."""
     refused: list[Call] = field(default_factory=list)
     """Calls answered with HTTP 429 (see `ratelimit`), not in `calls`."""
+    malformed: list[str] = field(default_factory=list)
+    """What slack_sdk's models found wrong in a message's blocks; `stop` fails the test on any."""
+    _well_formed: set[str] = field(default_factory=set)
+    """Blocks already checked and found right (the load tests post the same questions often)."""
     _limits: dict[str, int] = field(default_factory=dict)
     _holds: dict[str, float] = field(default_factory=dict)
     _refusals: dict[str, str] = field(default_factory=dict)
@@ -98,6 +104,7 @@ class SlackApi:
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.close()
+        assert not self.malformed, "malformed Block Kit was posted:\n" + "\n".join(self.malformed)
 
     @property
     def response_url(self) -> str:
@@ -144,6 +151,11 @@ class SlackApi:
                     content_type="application/json",  # mislabelled, as some proxies do
                 )
             return web.json_response({"ok": False, "error": error})
+        problems = self._check(args) if method in _MESSAGES else []
+        if problems:  # as Slack answers a message it cannot show
+            self.malformed.extend(f"{method}: {problem}" for problem in problems)
+            self.refused.append(Call(method, args, used))
+            return web.json_response({"ok": False, "error": "invalid_blocks"})
         self.calls.append(Call(method, args, used))
         if method in self._holds:
             await asyncio.sleep(self._holds.pop(method))
@@ -195,8 +207,19 @@ class SlackApi:
         )  # fmt: skip
 
     async def _respond(self, request: web.Request) -> web.Response:
-        self.calls.append(Call("response_url", await request.json()))
+        args = await request.json()
+        self.malformed.extend(f"response_url: {problem}" for problem in self._check(args))
+        self.calls.append(Call("response_url", args))
         return web.Response(text="ok")
+
+    def _check(self, args: dict[str, Any]) -> list[str]:
+        seen = json.dumps(args.get("blocks"), sort_keys=True)
+        if seen in self._well_formed:
+            return []
+        problems = block_kit_problems(args)
+        if not problems:
+            self._well_formed.add(seen)
+        return problems
 
     def made(self, method: str) -> list[dict[str, Any]]:
         return [call.args for call in self.calls if call.method == method]
@@ -319,7 +342,10 @@ class SlackClient(Runner):
 
     async def command(self, text: str = "", channel: str = "C0GENERAL", **sign_args: Any) -> tuple[int, str]:
         form = self.command_payload(text, channel)
-        return await self.post(urlencode(form), "application/x-www-form-urlencoded", **sign_args)
+        status, body = await self.post(urlencode(form), "application/x-www-form-urlencoded", **sign_args)
+        if body.startswith("{"):
+            check_block_kit(json.loads(body))  # an ack may carry a message
+        return status, body
 
     async def dm(
         self,
@@ -425,7 +451,9 @@ class SocketRunner(Runner):
         self.socket = socket
 
     async def command(self, text: str = "", channel: str = "C0GENERAL") -> dict[str, Any]:
-        return await self.socket.send("slash_commands", self.command_payload(text, channel), True)
+        ack = await self.socket.send("slash_commands", self.command_payload(text, channel), True)
+        check_block_kit(ack)  # an ack may carry a message
+        return ack
 
     async def dm(self, text: str, files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         return await self.socket.send("events_api", self.dm_payload(text, files=files))
@@ -445,8 +473,37 @@ def _find(blocks: list[dict[str, Any]], wanted: Any) -> tuple[dict[str, Any], st
     raise AssertionError("no such button on the message")
 
 
+_MESSAGES = ("chat.postMessage", "chat.update", "chat.postEphemeral")
+
+
+def block_kit_problems(payload: dict[str, Any]) -> list[str]:
+    """What slack_sdk's Block Kit models find wrong with a message's blocks.
+
+    Each block is parsed into its model and serialised again, which runs every limit check the
+    models have (text lengths, elements per block, options per group...); a block that does not
+    come back as it went in has a type, field or value the models do not know. The models do not
+    count blocks: Slack takes 50 at most.
+    """
+    blocks = payload.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    problems = [f"{len(blocks)} blocks, over Slack's 50"] if len(blocks) > 50 else []
+    for block in blocks:
+        try:
+            parsed = Block.parse(block)
+            if parsed is None:
+                problems.append(f"not a Block Kit block: {block!r:.200}")
+            elif parsed.to_dict() != block:
+                problems.append(f"fields slack_sdk does not know: {block!r:.300}")
+        except (SlackObjectFormationError, TypeError, AttributeError, KeyError) as exc:
+            problems.append(f"{exc}: {block!r:.300}")
+    return problems
+
+
 def check_block_kit(payload: dict[str, Any]) -> None:
-    """Slack's documented limits for a message payload."""
+    """Slack's documented limits for a message payload, and slack_sdk's models' own checks."""
+    problems = block_kit_problems(payload)
+    assert not problems, "\n".join(problems)
     blocks = payload.get("blocks") or []
     assert len(blocks) <= 50, f"{len(blocks)} blocks"
     assert len(payload.get("text") or "") <= 40_000

@@ -34,7 +34,7 @@ def test_the_step_is_pure(content: Content) -> None:
 
 
 def test_fast_conditions_agree_with_the_jinja_sandbox(content: Content) -> None:
-    """Every shipped condition runs as plain closures; they must answer as Jinja2 would."""
+    """Every shipped condition runs as plain Python; it must answer as Jinja2 would."""
     import itertools
     import random
 

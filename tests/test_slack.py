@@ -243,6 +243,25 @@ def test_render_keeps_within_block_kit_limits() -> None:
     assert render(Reply("Short."))[0][0] == "Short."
 
 
+async def test_the_slack_double_refuses_block_kit_that_slack_sdk_would_not_build() -> None:
+    """Every payload posted in these tests is checked with slack_sdk's models; one bad block fails."""
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    api = SlackApi()
+    client = AsyncWebClient(token="xoxb-test", base_url=await api.start())
+    good = render(Reply("Fine.", Question("onset", "single", (Choice("injury", "A fall"),))))[0][1]
+    await client.chat_postMessage(channel="D1", text="fine", blocks=good)
+    long_label = {"type": "button", "text": {"type": "plain_text", "text": "x" * 76}, "action_id": "a"}
+    misspelt = {"type": "section", "text": {"type": "mrkdwn", "text": "hi"}, "blockid": "b"}
+    for bad in ({"type": "actions", "elements": [long_label]}, misspelt, {"type": "sektion"}):
+        with pytest.raises(SlackApiError, match="invalid_blocks"):
+            await client.chat_postMessage(channel="D1", text="bad", blocks=[bad])
+    assert len(api.malformed) == 3
+    with pytest.raises(AssertionError, match="malformed Block Kit"):
+        await api.stop()
+
+
 def test_mrkdwn_escapes_then_formats() -> None:
     assert mrkdwn("**Go** to [the club](https://club.example) & <!channel>") == (
         "*Go* to <https://club.example|the club> &amp; &lt;!channel&gt;"
