@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -18,8 +19,11 @@ from bot.errors import ConfigError, ContentError, KneebotError
 
 if TYPE_CHECKING:
     from bot.conversations import Conversations
+    from bot.stores import Store
 
 __all__ = ["app", "main"]
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="kneebot",
@@ -281,21 +285,7 @@ def forget(
     ],
 ) -> None:
     """Delete everything kept about one runner, at once (a data-deletion request)."""
-    from bot.stores import open_store
-
-    settings = _setup()
-
-    async def run() -> int:
-        store = open_store(settings.store)
-        try:
-            return await store.forget_user(user)
-        finally:
-            await store.close()
-
-    try:
-        count = asyncio.run(run())
-    except KneebotError as exc:
-        raise _fail(str(exc)) from None
+    count = _on_store(_setup(), lambda store: store.forget_user(user))
     typer.echo(f"deleted {count} conversation{'s' if count != 1 else ''} of user {user!r}")
 
 
@@ -310,7 +300,6 @@ def stats(
     under 5 show as <5; no runner is named or kept)."""
     from bot.content import ContentSource
     from bot.stats import table
-    from bot.stores import open_store
 
     settings = _setup()
     try:
@@ -319,19 +308,25 @@ def stats(
         )
     except ContentError as exc:
         raise _fail(str(exc)) from None
+    rows = _on_store(settings, lambda store: store.counts())
+    typer.echo(table(content.current(), rows, club))
 
-    async def run() -> list[tuple[str, str, str, int]]:
+
+def _on_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the configured store, do one piece of work on it, close it; a failure is one line."""
+    from bot.stores import open_store
+
+    async def run() -> T:
         store = open_store(settings.store)
         try:
-            return await store.counts()
+            return await work(store)
         finally:
             await store.close()
 
     try:
-        rows = asyncio.run(run())
+        return asyncio.run(run())
     except KneebotError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(table(content.current(), rows, club))
 
 
 @app.command()
