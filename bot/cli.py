@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -245,11 +244,20 @@ def discord(
             # Leaving `async with` closes the gateway connection (code 1000) and the HTTP session.
             async with client, health_server(service.store, "0.0.0.0", settings.health_port):
                 connection = asyncio.ensure_future(client.start(token))
+                stop = asyncio.Event()
                 for signum in (signal.SIGTERM, signal.SIGINT):
-                    # Stop reading first, so the close is ours and not a reconnect's.
-                    loop.add_signal_handler(signum, connection.cancel)
-                with contextlib.suppress(asyncio.CancelledError):
-                    await connection
+                    loop.add_signal_handler(signum, stop.set)
+                stopped = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({connection, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                stopped.cancel()
+                if not connection.done():
+                    # Stop reading first, so the close is ours and not a reconnect's. Python
+                    # 3.11's wait_for can swallow a cancel that lands as the gateway connects:
+                    # then leaving `async with` closes the client, which ends the connection.
+                    connection.cancel()
+                    await asyncio.wait({connection}, timeout=5)
+                if connection.done() and not connection.cancelled():
+                    connection.result()  # a refused token or an unreachable API: one line below
         finally:
             await service.store.close()
 
