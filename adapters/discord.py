@@ -325,8 +325,8 @@ def _number_form(interaction: discord.Interaction[Any], fact: str, fallback: str
     return form
 
 
-def _typed_value(components: Any) -> str:
-    """What was typed in the form: the answer field (or the first text field, for older forms)."""
+def form_fields(components: Any) -> list[tuple[str, str]]:
+    """(custom id, text) of every text field of a submitted form, however Discord nests them."""
     found: list[tuple[str, str]] = []
 
     def walk(items: Any) -> None:
@@ -339,6 +339,12 @@ def _typed_value(components: Any) -> str:
             walk([item.get("component")])
 
     walk(components)
+    return found
+
+
+def _typed_value(components: Any) -> str:
+    """What was typed in the form: the answer field (or the first text field, for older forms)."""
+    found = form_fields(components)
     return next((value for cid, value in found if cid == ANSWER_FIELD), found[0][1] if found else "")
 
 

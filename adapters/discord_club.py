@@ -18,7 +18,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from adapters.discord import NONE, _clean, _key, _locale, _service
+from adapters.discord import NONE, _clean, _key, _locale, _service, form_fields
 from bot.clubs import HINTS, TEXT_FIELDS, ClubSettings, read_form
 from bot.content import Content, locales
 from bot.errors import StoreError
@@ -94,22 +94,6 @@ async def club(
     await interaction.response.send_modal(form)
 
 
-def _fields(components: Any) -> dict[str, str]:
-    found: dict[str, str] = {}
-
-    def walk(items: Any) -> None:
-        for item in items if isinstance(items, list) else ():
-            if not isinstance(item, dict):
-                continue
-            if item.get("type") == 4 and isinstance(item.get("value"), str):
-                found[str(item.get("custom_id", ""))] = item["value"]
-            walk(item.get("components"))
-            walk([item.get("component")])
-
-    walk(components)
-    return found
-
-
 async def submit(interaction: discord.Interaction[Any]) -> None:
     """The club form sent: checked again for Manage Server, validated, saved, answered privately."""
     service = _service(interaction)
@@ -119,7 +103,7 @@ async def submit(interaction: discord.Interaction[Any]) -> None:
         return
     data: Any = interaction.data or {}
     chosen = re.fullmatch(r"knee:club:([a-z-]+):([a-z-]+)", str(data.get("custom_id", "")))
-    values: dict[str, Any] = {k: v for k, v in _fields(data.get("components")).items() if k in TEXT_FIELDS}
+    values: dict[str, Any] = {k: v for k, v in form_fields(data.get("components")) if k in TEXT_FIELDS}
     if chosen:
         values["unit"], values["language"] = (v if v != "-" else "" for v in chosen.groups())
     parsed = read_form(values)
