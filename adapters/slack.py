@@ -639,7 +639,7 @@ async def serve(
             service, token=token, signing_secret=None if app_token else signing_secret, oauth=oauth,
             api_url=api_url, session=session, tasks=tasks,
         )  # fmt: skip
-        check_ins = loop.create_task(_check_ins(_Slack(service, tasks), app.client, stop))
+        check_ins = loop.create_task(_check_ins(_Slack(service, tasks), app, stop))
         try:
             if app_token:
                 async with health_server(service.store, host, health_port):
@@ -661,17 +661,39 @@ CHECK_IN_EVERY = 30.0
 """Seconds between looks for check-ins that fell due."""
 
 
-async def _check_ins(slack: _Slack, client: AsyncWebClient, stop: asyncio.Event) -> None:
+async def _check_ins(slack: _Slack, app: AsyncApp, stop: asyncio.Event) -> None:
     """Deliver due check-ins as DMs until `stop`: at start (one may have fallen due while no
     process ran), then every CHECK_IN_EVERY seconds. The store hands each to one process."""
     while not stop.is_set():
         try:
             for key, replies in await slack.service.due_check_ins("slack"):
+                client = await _workspace_client(app, key.workspace)
+                if client is None:
+                    _log.warning(
+                        "a due check-in for workspace %s has no installation; not sent", key.workspace
+                    )
+                    continue
                 slack.tasks.start(slack.deliver(client, key, replies))
         except Exception as exc:  # the type only: never what a runner was told
             _log.error("could not look for due check-ins: %s", type(exc).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), CHECK_IN_EVERY)
+
+
+async def _workspace_client(app: AsyncApp, workspace: str) -> AsyncWebClient | None:
+    """A client for one workspace outside any event: the one token's, or in the hosted app the
+    workspace's own bot token from its installation (None once it is uninstalled)."""
+    installations = app.installation_store
+    if installations is None:
+        return app.client
+    bot = await installations.async_find_bot(enterprise_id=None, team_id=workspace)
+    if bot is None or not bot.bot_token:
+        return None
+    base = app.client
+    return AsyncWebClient(
+        token=bot.bot_token, base_url=base.base_url, session=base.session,
+        retry_handlers=base.retry_handlers, logger=base.logger,
+    )  # fmt: skip
 
 
 async def _socket_mode(

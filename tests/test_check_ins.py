@@ -243,6 +243,55 @@ async def test_two_slack_workers_deliver_a_due_check_in_once(tmp_path: Path, con
     assert "Traceback" not in log.read_text()
 
 
+async def test_the_hosted_app_sends_a_due_check_in_with_that_workspaces_own_token(
+    tmp_path: Path, content: Content
+) -> None:
+    from tests.slack_double import installed_token
+    from tests.test_slack_clubs import install, start_worker
+
+    path = tmp_path / "kneebot.db"
+    api = SlackApi()
+    api_url = await api.start()
+    log = tmp_path / "kneebot.log"
+    workers: list[asyncio.subprocess.Process] = []
+    try:
+        first, base = await start_worker(api_url, f"sqlite:///{path}", log)
+        workers.append(first)
+        assert (await install(base, "T0ALPHA")).startswith("200")
+        # A runner there accepted a check-in 3 days and an hour ago; it falls due now.
+        seeded = SQLiteStore(path)
+        service = Conversations(content, seeded, timedelta(hours=24))
+        key = ConversationKey("slack", "T0ALPHA", "U0RUNNER")
+        then = datetime.now().astimezone() - timedelta(days=3, hours=1)
+        await _triage(service, key, CALM, then)
+        await service.handle(key, Event("answer", then, value="yes", fact="check_in"))
+        await seeded.close()
+        second, _ = await start_worker(api_url, f"sqlite:///{path}", log)  # looks at start
+        workers.append(second)
+        [(asked, token)] = [
+            (c.args, c.token) for c in await _calls(api, "chat.postMessage") if PROGRESS in str(c.args)
+        ]
+        assert token == installed_token("T0ALPHA"), "the workspace's own token, not none"
+        assert asked["channel"] == "DU0RUNNER"
+    finally:
+        for worker in workers:
+            if worker.returncode is None:
+                worker.terminate()
+                await worker.wait()
+        await api.stop()
+    assert "Traceback" not in log.read_text()
+
+
+async def _calls(api: SlackApi, method: str, timeout: float = 10.0) -> list[Any]:
+    for _ in range(int(timeout / 0.05)):
+        found = [c for c in api.calls if c.method == method]
+        if found:
+            await api.settle()
+            return [c for c in api.calls if c.method == method]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {method} call")
+
+
 async def test_claims_hand_each_due_check_in_to_one_taker(backend: Backend) -> None:  # noqa: F811
     taker: Store = backend.store
     await taker.schedule("slack:T1:U1", 100.0)
