@@ -540,13 +540,17 @@ async def wait_for_port(port: int, tries: int = 300) -> None:
 
 
 async def spawn_worker(
-    api_url: str, store: str, log: Path | None = None, clock: str | None = None
+    api_url: str, store: str, log: Path | None = None, clock: str | None = None, *, hosted: bool = False
 ) -> tuple[asyncio.subprocess.Process, str]:
     """A `kneebot slack --http` process; its log goes to `log` (a pipe fills up under load).
-    `clock` runs it under libfaketime (`+4d`: four days from now)."""
+    `clock` runs it under libfaketime (`+4d`: four days from now). `hosted`: the app any club
+    installs (its id and secret, no bot token), logging at INFO."""
     port = free_port()
     env = {**os.environ, "KNEEBOT_STORE": store, "SLACK_BOT_TOKEN": "xoxb-test",
            "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api_url}  # fmt: skip
+    if hosted:
+        del env["SLACK_BOT_TOKEN"]
+        env.update(SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET, KNEEBOT_LOG_LEVEL="INFO")
     process = await asyncio.create_subprocess_exec(
         *faketime(clock), *kneebot_command(), "slack", "--http", "--host", "127.0.0.1", "--port", str(port),
         env=env, stdout=asyncio.subprocess.DEVNULL,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import sqlite3
@@ -20,17 +19,13 @@ import pytest
 import redis
 from aiohttp import ClientSession
 
-from tests.redis_server import free_port
 from tests.slack_double import (
     CLIENT_ID,
-    CLIENT_SECRET,
-    SECRET,
     SlackApi,
     SlackClient,
     installed_token,
-    wait_for_port,
+    spawn_worker,
 )
-from tests.transcript import kneebot_command
 
 A, B = "T0ALPHA", "T0BRAVO"
 DEFAULT = "911 (US), 999 (UK) or 112 (EU)"
@@ -46,23 +41,8 @@ async def api() -> AsyncIterator[SlackApi]:
 
 async def start_worker(api_url: str, store: str, log: Path) -> tuple[asyncio.subprocess.Process, str]:
     """A hosted `kneebot slack --http`: the app's id and secret, no bot token."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "KNEEBOT_STORE": store,
-        "SLACK_CLIENT_ID": CLIENT_ID,
-        "SLACK_API_URL": api_url,
-        "SLACK_CLIENT_SECRET": CLIENT_SECRET,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "KNEEBOT_LOG_LEVEL": "INFO",
-    }
-    env.pop("SLACK_BOT_TOKEN", None)
-    process = await asyncio.create_subprocess_exec(
-        *kneebot_command(), "slack", "--http", "--host", "127.0.0.1", "--port", str(port),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log.open("ab"),
-    )  # fmt: skip
-    await wait_for_port(port)
-    return process, f"http://127.0.0.1:{port}"
+    process, url = await spawn_worker(api_url, store, log, hosted=True)
+    return process, url.removesuffix("/slack/events")
 
 
 async def install(base: str, team: str) -> str:
