@@ -97,7 +97,7 @@ def conclude(content: Content, result: engine.Step) -> engine.Step:
     if asked:
         question = _offer(content, last.text) if offer else _helpful(content, last.text)
         replies[-1] = Reply(question.text, question.question, last.outcome, last.accepted)
-    done = state.model_copy(update={"after": asked or None, "due": None, "floor": None})
+    done = state.evolve(after=asked or None, due=None, floor=None)
     return engine.Step(done, tuple(replies), tally=(outcome.level,))
 
 
@@ -109,7 +109,7 @@ def deliver(content: Content, state: State | None, event: Event) -> engine.Step:
     """A check-in that may be due: ask *How is your knee?* once, and only once it is due."""
     if state is None or not due_now(state, event.at):
         return engine.Step(state, (), changed=False)
-    asked = state.model_copy(update={"due": None, "after": "check_in_progress", "paused": False})
+    asked = state.evolve(due=None, after="check_in_progress", paused=False)
     return engine.Step(asked, (_question(content, "check_in_progress", _render(content, "after:progress")),))
 
 
@@ -147,7 +147,7 @@ def answer(content: Content, state: State, event: Event) -> engine.Step | None:
     if fact == "check_in":
         return _checking_in(content, state, event, value == "yes")
     if fact == "helpful":
-        thanked = state.model_copy(update={"after": None, "helped": True})
+        thanked = state.evolve(after=None, helped=True)
         tally = ("helpful" if value == "yes" else "unhelpful",)
         return engine.Step(thanked, (_said(content, _render(content, "after:thanks")),), tally=tally)
     return _progress(content, state, event, value)
@@ -163,7 +163,7 @@ def _checking_in(content: Content, state: State, event: Event, accepted: bool) -
         )
     else:
         due, said = None, _render(content, "after:declined")
-    updated = state.model_copy(update={"due": due, "after": None if state.helped else "helpful"})
+    updated = state.evolve(due=due, after=None if state.helped else "helpful")
     reply = _said(content, said) if state.helped else _helpful(content, said)
     return engine.Step(updated, (Reply(reply.text, reply.question, accepted=True),))
 
@@ -173,20 +173,18 @@ def _progress(content: Content, state: State, event: Event, value: str) -> engin
     context = _path_context(content, state, event, value, counted)
     path = next((p for p in content.paths if _holds(p, context)), None)
     if path is None:  # content with no way on for this answer: say thanks and stop asking
-        return engine.Step(
-            state.model_copy(update={"after": None}), (Reply(_render(content, "after:thanks")),)
-        )
+        return engine.Step(state.evolve(after=None), (Reply(_render(content, "after:thanks")),))
     said = content.templates[f"after:say:{path.id}"](context).strip()
-    moved = state.model_copy(update={"check_ins": counted, "progress": value, "after": None})
+    moved = state.evolve(check_ins=counted, progress=value, after=None)
     if path.then == "rescreen":
         facts = {k: v for k, v in moved.facts.items() if k != "red_flags"}
-        again = moved.model_copy(update={"facts": facts, "rule": None, "floor": path.rule and path.rule.id})
+        again = moved.evolve(facts=facts, rule=None, floor=path.rule and path.rule.id)
         return _accepted(engine.advance(content, again, said))
     if path.then == "outcome":
-        again = moved.model_copy(update={"rule": None, "floor": path.rule and path.rule.id})
+        again = moved.evolve(rule=None, floor=path.rule and path.rule.id)
         return _accepted(engine.advance(content, again, said))
     if path.then == "offer":
-        return engine.Step(moved.model_copy(update={"after": "check_in"}), (_offer(content, said),))
+        return engine.Step(moved.evolve(after="check_in"), (_offer(content, said),))
     return engine.Step(moved, (_said(content, said),))
 
 

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,6 +94,11 @@ class FactSpec(_Spec):
     summary: str
     choices: tuple[ChoiceSpec, ...] = ()
     number: NumberSpec | None = None
+
+    @cached_property
+    def values(self) -> frozenset[str]:
+        """The values of its choices."""
+        return frozenset(choice.value for choice in self.choices)
 
 
 class FactsFile(_Spec):

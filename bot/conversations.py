@@ -145,12 +145,12 @@ class Conversations:
                 return list(result.replies)
             saved = result.state
             if saved.locale != content.locale:
-                saved = saved.model_copy(update={"locale": content.locale})
+                saved = saved.evolve(locale=content.locale)
             # An accepted check-in keeps the conversation until it is due, plus the retention.
             now = event.at.timestamp()
             ttl = self.retention.total_seconds() + max(0.0, (saved.due or now) - now)
-            saved = saved.model_copy(update={"kept_until": round(now + ttl)})
-            data = saved.model_dump_json(exclude_defaults=True)
+            saved = saved.evolve(kept_until=round(now + ttl))
+            data = saved.to_json()
             expected = stored.version if stored else None
             if await self.store.compare_and_set(key, expected, data, ttl):
                 await self._after_save(conversation, event, state, saved, result.tally)
@@ -227,7 +227,7 @@ class Conversations:
 
     def _decode(self, data: str) -> State | None:
         try:
-            return State.model_validate_json(data)
+            return State.from_json(data)
         except ValidationError:
             _log.warning("a stored conversation could not be read; starting it afresh")
             return None

@@ -25,11 +25,13 @@ from bot.contract import FACTS
 from bot.expressions import UNKNOWN, Condition, Special, Template, names_in
 from bot.lookup import lookup
 from bot.model import Choice, Event, FactValue, Outcome, Question, Reply, State
-from bot.understand import Misunderstood, normalise, understand
+from bot.understand import Misunderstood, normalise, understand, understand_value
 
 __all__ = ["Step", "advance", "context", "decide", "display", "outcome", "render_message", "step"]
 
 _log = logging.getLogger(__name__)
+_STARTS = ("start", "resume")
+"""Values that start or resume a check rather than answer its question."""
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,8 @@ class Step:
 
 def step(content: Content, state: State | None, event: Event) -> Step:
     """Apply one event to a conversation."""
-    from bot import after
-
+    if event.kind == "answer" and state is not None and not state.finished and event.value not in _STARTS:
+        return _answer(content, state, event)  # a picked answer, the turn most turns are
     if state is not None and state.finished and state.after and event.kind in ("text", "answer"):
         taken = after.answer(content, state, event)  # the question after an outcome, if answered
         if taken is not None:
@@ -93,7 +95,7 @@ def step(content: Content, state: State | None, event: Event) -> Step:
         return Step(state, (_intro(content, text),), changed=False)
 
     if command == "resume" or (event.value == "resume" and state.paused):
-        return _accepted(Step(state.model_copy(update={"paused": False}), (_reask(content, state),)))
+        return _accepted(Step(state.evolve(paused=False), (_reask(content, state),)))
     if command == "start" or event.value == "start":
         return _accepted(_begin(content, event))
     return _answer(content, state, event)
@@ -113,6 +115,9 @@ class _Prepared:
     """The flow: each fact to ask and when."""
     questions: dict[tuple[str, bool], tuple[Template, Question]]
     """Each fact's question text and question, without and with a `back` control."""
+    asked: dict[tuple[str, bool, bool], Reply]
+    """The question replies whose text depends on the settings alone, built once: by fact,
+    `back` control, and whether the turn before was an accepted answer."""
     labels: dict[str, dict[str, str]]
     controls: tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
     """A question's controls without `back`, and with it."""
@@ -124,10 +129,11 @@ class _Prepared:
 
 
 def _prepared(content: Content) -> _Prepared:
-    found = content.derived.get("engine")
-    if not isinstance(found, _Prepared):
+    try:
+        return content.derived["engine"]  # type: ignore[no-any-return]
+    except KeyError:
         found = content.derived["engine"] = _prepare(content)
-    return found
+        return found
 
 
 def _prepare(content: Content) -> _Prepared:
@@ -138,11 +144,21 @@ def _prepare(content: Content) -> _Prepared:
     everything = tuple(content.messages.controls.items())
     controls = (tuple(item for item in everything if item[0] != "back"), everything)
     questions: dict[tuple[str, bool], tuple[Template, Question]] = {}
+    asked: dict[tuple[str, bool, bool], Reply] = {}
     for name, spec in content.facts.items():
         choices = tuple(Choice(choice.value, choice.label) for choice in spec.choices)
+        template = content.templates[f"question:{name}"]
         for back in (False, True):
             question = Question(name, spec.kind, choices, controls[back])
-            questions[name, back] = (content.templates[f"question:{name}"], question)
+            questions[name, back] = (template, question)
+            if f"question:{name}" in content.settled:
+                text = template({})
+                asked.update(
+                    {
+                        (name, back, accepted): Reply(text, question, accepted=accepted)
+                        for accepted in (False, True)
+                    }
+                )
     return _Prepared(
         base={**content.constants, **dict.fromkeys(FACTS, UNKNOWN)},
         numbers=frozenset(name for name, contract in FACTS.items() if contract.kind == "number"),
@@ -150,6 +166,7 @@ def _prepare(content: Content) -> _Prepared:
         urgent_naming=naming,
         steps=tuple((item.ask, item.when) for item in content.steps),
         questions=questions,
+        asked=asked,
         labels={name: {c.value: c.label for c in spec.choices} for name, spec in content.facts.items()},
         controls=controls,
         advice=tuple(sorted(content.advice, key=lambda item: -item.priority)),
@@ -215,7 +232,7 @@ def _opening(content: Content, state: State | None) -> Step:
         Choice("start", content.messages.start_over_label),
     )
     reply = Reply(_render(content, "resume"), Question(None, "single", choices))
-    return Step(state.model_copy(update={"paused": True}), (reply,))
+    return Step(state.evolve(paused=True), (reply,))
 
 
 def _intro(content: Content, before: str = "") -> Reply:
@@ -244,11 +261,12 @@ def _answer(content: Content, state: State, event: Event) -> Step:
         confirmed = _confirmation(content, event)
         if confirmed is True:
             return _take(content, state, fact, waiting, "", event)
-        state = state.model_copy(update={"pending": None})
+        state = state.evolve(pending=None)
         if confirmed is False:
             return Step(state, (_reask(content, state, _render(content, "took_back")),))
     spec = content.facts[fact]
-    result = understand(
+    picked = None if event.value is None else understand_value(spec, FACTS[fact], event.value)
+    result = picked or understand(
         spec,
         FACTS[fact],
         content.language,
@@ -264,10 +282,10 @@ def _answer(content: Content, state: State, event: Event) -> Step:
         else:
             why = _render(content, f"not_understood:{spec.kind}")
         hint = _render(content, f"hint:{fact}")
-        updated = state.model_copy(update={"paused": False})
+        updated = state.evolve(paused=False)
         return Step(updated, (_reask(content, updated, f"{why} {hint}"),), changed=state.paused)
     if result.confirm and result.value != waiting:  # the same reading said twice is confirmed
-        checking = state.model_copy(update={"pending": result.value, "paused": False})
+        checking = state.evolve(pending=result.value, paused=False)
         return Step(checking, (_confirm(content, checking),))
     said = ""
     if result.from_text:
@@ -356,12 +374,10 @@ def _advance(
 
     `answered` names the fact just taken, when only the urgent rules naming it need checking.
     """
-    from bot import after
-
     prepared = _prepared(content)
     update = update or {}
     facts: Mapping[str, FactValue] = update.get("facts", state.facts)
-    context = _context(content, facts)
+    context = _context_in(prepared, facts)
     urgent = prepared.urgent if answered is None else prepared.urgent_naming.get(answered, prepared.urgent)
     for rule in urgent:
         if _holds(rule, context):
@@ -370,7 +386,7 @@ def _advance(
         if ask in facts:
             continue
         if when is None or when(context):
-            asked = state.model_copy(update={**update, "asking": ask, "content": content.version})
+            asked = state.evolve({**update, "asking": ask, "content": content.version})
             return Step(asked, (_question(content, ask, context, before, _can_go_back(asked), accepted),))
     rule = after.at_least(content, state, _decide(content, context))
     return after.conclude(content, _finish(content, state, rule, context, before, update, accepted))
@@ -412,7 +428,7 @@ def _finish(
     as topics to look up; the outcome's `advice` lists every one.
     """
     prepared = _prepared(content)
-    done = state.model_copy(update={**(update or {}), "asking": None, "rule": rule.id, "paused": False})
+    done = state.evolve({**(update or {}), "asking": None, "rule": rule.id, "paused": False})
     facts = done.facts
     context = {**context, "level": rule.level, "rule": rule.id}
     chosen: list[tuple[str, str, str | None]] = []
@@ -465,13 +481,16 @@ def context(content: Content, facts: Mapping[str, FactValue]) -> dict[str, Any]:
 
 
 def _context(content: Content, facts: Mapping[str, FactValue]) -> dict[str, Any]:
-    prepared = _prepared(content)
-    if not facts.keys() <= FACTS.keys():
-        facts = {name: value for name, value in facts.items() if name in FACTS}
+    return _context_in(_prepared(content), facts)
+
+
+def _context_in(prepared: _Prepared, facts: Mapping[str, FactValue]) -> dict[str, Any]:
     context = {**prepared.base, **facts}
+    if len(context) != len(prepared.base):  # a fact this content does not know: leave it out
+        context = {**prepared.base, **{name: value for name, value in facts.items() if name in FACTS}}
     for name in prepared.numbers:
         value = context[name]
-        if isinstance(value, str) and not isinstance(value, Special):
+        if value.__class__ is str:  # a word in place of a number (`none`), not yet a Special
             context[name] = Special(value)
     return context
 
@@ -484,7 +503,12 @@ def _question(
     back: bool = False,
     accepted: bool = False,
 ) -> Reply:
-    template, question = _prepared(content).questions[fact, back]
+    prepared = _prepared(content)
+    if not before:
+        fixed = prepared.asked.get((fact, back, accepted))
+        if fixed is not None:
+            return fixed
+    template, question = prepared.questions[fact, back]
     text = template(context)
     return Reply(f"{before}\n\n{text}" if before else text, question, accepted=accepted)
 
@@ -525,3 +549,8 @@ def _render(content: Content, name: str, **extra: Any) -> str:
 
 def _num(number: float) -> str:
     return str(int(number)) if number == int(number) else str(number)
+
+
+# The outcome's follow-ups live in bot.after, which builds on this module: bound last, once both
+# are whole, rather than imported again inside every turn.
+from bot import after  # noqa: E402

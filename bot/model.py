@@ -6,11 +6,12 @@ An adapter turns a platform event into an `Event`, hands it to the conversations
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict, TypeAdapter
 
 from bot.contract import Kind, Level
 
@@ -119,15 +120,18 @@ class Reply:
     may now show the question it answered as settled, e.g. by editing the clicked message."""
 
 
-class State(BaseModel):
+@dataclass(frozen=True)
+class State:
     """A conversation in progress, stored as compact JSON between events.
 
-    Holds facts, never anything a runner typed.
+    Holds facts, never anything a runner typed. A plain frozen dataclass, so that the engine's
+    one copy per turn (`evolve`) costs a dict copy; pydantic checks it on the way in from a
+    store (`from_json`) and writes it out (`to_json`), as it would a model.
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="ignore")
 
-    facts: dict[str, FactValue] = {}
+    facts: dict[str, FactValue] = field(default_factory=dict)
     asking: str | None = None
     """The fact being asked; None once the triage has an outcome."""
     paused: bool = False
@@ -160,3 +164,29 @@ class State(BaseModel):
     @property
     def finished(self) -> bool:
         return self.rule is not None
+
+    def evolve(self, changes: Mapping[str, Any] | None = None, /, **more: Any) -> State:
+        """A copy with some fields changed, given as a mapping or by name (the values are not
+        checked again: they are the engine's own)."""
+        if more:
+            changes = {**changes, **more} if changes else more
+        elif changes is None:
+            changes = {}
+        if not changes.keys() <= _STATE_FIELDS:
+            raise TypeError(f"State has no field {sorted(changes.keys() - _STATE_FIELDS)[0]!r}")
+        copied = object.__new__(State)
+        copied.__dict__.update(self.__dict__, **changes)
+        return copied
+
+    def to_json(self) -> str:
+        """Compact JSON, leaving out what is at its default."""
+        return _STATE_JSON.dump_json(self, exclude_defaults=True).decode()
+
+    @staticmethod
+    def from_json(data: str | bytes) -> State:
+        """A stored state, checked. Raises pydantic's ValidationError."""
+        return _STATE_JSON.validate_json(data)
+
+
+_STATE_FIELDS = frozenset(item.name for item in fields(State))
+_STATE_JSON: TypeAdapter[State] = TypeAdapter(State)

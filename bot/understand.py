@@ -24,7 +24,14 @@ from bot.content import LanguageFile as Language
 from bot.contract import FactContract
 from bot.model import Answer, FactValue
 
-__all__ = ["Misunderstood", "Understood", "normalise", "read_distance_and_date", "understand"]
+__all__ = [
+    "Misunderstood",
+    "Understood",
+    "normalise",
+    "read_distance_and_date",
+    "understand",
+    "understand_value",
+]
 
 MAX_TEXT = 2000
 
@@ -82,7 +89,7 @@ def understand(
 ) -> Result:
     """Read an answer to the question that fills `spec`."""
     if value is not None:
-        direct = _direct(spec, contract, value)
+        direct = understand_value(spec, contract, value)
         if direct is not None:
             return direct
         text = " ".join(value) if isinstance(value, tuple) else str(value)
@@ -104,13 +111,13 @@ def understand(
     return _choices(spec, language, said, now, hedged=text.rstrip().endswith("?"))
 
 
-def _direct(spec: FactSpec, contract: FactContract, value: Answer) -> Result | None:
+def understand_value(spec: FactSpec, contract: FactContract, value: Answer) -> Result | None:
     """A value picked from a button or sent as `{"value": ...}`; None to read it as text."""
     if spec.kind == "single":
-        return Understood(value) if isinstance(value, str) and value in _values(spec) else None
+        return Understood(value) if isinstance(value, str) and value in spec.values else None
     if spec.kind == "multi":
         picked = (value,) if isinstance(value, str) else value
-        values = _values(spec)
+        values = spec.values
         if isinstance(picked, tuple) and picked and all(v in values for v in picked):
             return Understood(_tidy_multi(spec, set(picked)))
         return None
@@ -122,14 +129,9 @@ def _direct(spec: FactSpec, contract: FactContract, value: Answer) -> Result | N
         # Days and miles are whole numbers; a pain score may be 6.5.
         whole = spec.number is not None and spec.number.unit != "score"
         return _in_range(round(value) if whole else value, contract)
-    if isinstance(value, str) and value in _values(spec):
+    if isinstance(value, str) and value in spec.values:
         return Understood(value)
     return None
-
-
-def _values(spec: FactSpec) -> list[str]:
-    """The values of a question's choices (worked out only where a value must be one)."""
-    return [choice.value for choice in spec.choices]
 
 
 def _in_range(
