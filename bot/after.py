@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -52,14 +53,36 @@ def _said(content: Content, text: str) -> Reply:
 
 
 def _question(content: Content, fact: str, text: str, before: str = "") -> Reply:
-    choices = tuple(Choice(choice.value, choice.label) for choice in _spec(content, fact).choices)
     joined = "\n\n".join(part for part in (before.strip(), text.strip()) if part)
-    return Reply(joined, Question(fact, "single", choices))
+    return Reply(joined, _prepared(content).questions[fact])
 
 
 def _offer(content: Content, before: str = "") -> Reply:
-    text = _render(content, "after:offer", days=_shown_days(content), due="")
-    return _question(content, "check_in", text, before)
+    return _question(content, "check_in", _prepared(content).offer, before)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What the questions after an outcome need from one content, worked out once, kept on it."""
+
+    questions: dict[str, Question]
+    offer: str
+    """The check-in offer's text: it depends on the settings alone."""
+
+
+def _prepared(content: Content) -> _Prepared:
+    try:
+        return content.derived["after"]  # type: ignore[no-any-return]
+    except KeyError:
+        questions = {
+            fact: Question(
+                fact, "single", tuple(Choice(c.value, c.label) for c in _spec(content, fact).choices)
+            )
+            for fact in ("check_in", "check_in_progress", "helpful")
+        }
+        offer = _render(content, "after:offer", days=_shown_days(content), due="")
+        found = content.derived["after"] = _Prepared(questions, offer)
+        return found
 
 
 def _helpful(content: Content, before: str = "") -> Reply:

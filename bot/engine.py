@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import TemplateSyntaxError
 
@@ -34,8 +34,10 @@ _STARTS = ("start", "resume")
 """Values that start or resume a check rather than answer its question."""
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
+    """What one event does to a conversation. (A named tuple: one is built on every turn, and
+    a frozen dataclass costs several times as much to build.)"""
+
     state: State | None
     """The state to keep; None means the conversation is to be deleted (or never existed)."""
     replies: tuple[Reply, ...]
@@ -188,7 +190,7 @@ def _names(rule: Rule) -> frozenset[str]:
 def _accepted(result: Step) -> Step:
     """Mark the turn as following an accepted answer, so adapters can settle the question."""
     first, *rest = result.replies
-    return replace(result, replies=(replace(first, accepted=True), *rest))
+    return result._replace(replies=(replace(first, accepted=True), *rest))
 
 
 def _command(content: Content, text: str, waiting: bool, paused: bool) -> str | None:
@@ -379,9 +381,9 @@ def _advance(
     facts: Mapping[str, FactValue] = update.get("facts", state.facts)
     context = _context_in(prepared, facts)
     urgent = prepared.urgent if answered is None else prepared.urgent_naming.get(answered, prepared.urgent)
-    for rule in urgent:
-        if _holds(rule, context):
-            return after.conclude(content, _finish(content, state, rule, context, before, update, accepted))
+    fired = _first_holding(urgent, context)
+    if fired is not None:
+        return after.conclude(content, _finish(content, state, fired, context, before, update, accepted))
     for ask, when in prepared.steps:
         if ask in facts:
             continue
@@ -390,6 +392,18 @@ def _advance(
             return Step(asked, (_question(content, ask, context, before, _can_go_back(asked), accepted),))
     rule = after.at_least(content, state, _decide(content, context))
     return after.conclude(content, _finish(content, state, rule, context, before, update, accepted))
+
+
+def _first_holding(rules: tuple[Rule, ...], context: Mapping[str, Any]) -> Rule | None:
+    """The first of `rules` that holds, if any (a rule that cannot be read holds, as below)."""
+    for rule in rules:
+        try:
+            if rule.when(context):
+                return rule
+        except Exception:
+            if _holds(rule, context):
+                return rule
+    return None
 
 
 def _holds(rule: Rule, context: Mapping[str, Any]) -> bool:
@@ -407,10 +421,7 @@ def decide(content: Content, facts: Mapping[str, FactValue]) -> Rule:
 
 
 def _decide(content: Content, context: Mapping[str, Any]) -> Rule:
-    for rule in content.rules:
-        if _holds(rule, context):
-            return rule
-    return content.rules[-1]
+    return _first_holding(content.rules, context) or content.rules[-1]
 
 
 def _finish(

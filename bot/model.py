@@ -170,12 +170,13 @@ class State:
         checked again: they are the engine's own)."""
         if more:
             changes = {**changes, **more} if changes else more
-        elif changes is None:
-            changes = {}
-        if not changes.keys() <= _STATE_FIELDS:
-            raise TypeError(f"State has no field {sorted(changes.keys() - _STATE_FIELDS)[0]!r}")
         copied = object.__new__(State)
-        copied.__dict__.update(self.__dict__, **changes)
+        kept = copied.__dict__
+        kept.update(self.__dict__)
+        if changes:
+            if not changes.keys() <= _STATE_FIELDS:
+                raise TypeError(f"State has no field {sorted(changes.keys() - _STATE_FIELDS)[0]!r}")
+            kept.update(changes)
         return copied
 
     def to_json(self) -> str:

@@ -16,7 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from bot import numbers
 from bot.content import ChoiceSpec, FactSpec
@@ -36,8 +36,9 @@ __all__ = [
 MAX_TEXT = 2000
 
 
-@dataclass(frozen=True)
-class Understood:
+class Understood(NamedTuple):
+    """A reading of an answer. (Named tuples, these two: one is built on every turn.)"""
+
     value: FactValue
     from_text: bool = False
     """True when the value was read from words, so the bot says back what it understood."""
@@ -45,8 +46,7 @@ class Understood:
     """The reading is unusual or could be two things: ask the runner before taking it."""
 
 
-@dataclass(frozen=True)
-class Misunderstood:
+class Misunderstood(NamedTuple):
     reason: Literal["unclear", "out_of_range"]
 
 
