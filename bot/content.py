@@ -98,7 +98,12 @@ class FactSpec(_Spec):
     @cached_property
     def values(self) -> frozenset[str]:
         """The values of its choices."""
-        return frozenset(choice.value for choice in self.choices)
+        return frozenset(self.ordered)
+
+    @cached_property
+    def ordered(self) -> tuple[str, ...]:
+        """The values of its choices, in the order the question lists them."""
+        return tuple(choice.value for choice in self.choices)
 
 
 class FactsFile(_Spec):

@@ -32,6 +32,7 @@ __all__ = ["Step", "advance", "context", "decide", "display", "outcome", "render
 _log = logging.getLogger(__name__)
 _STARTS = ("start", "resume")
 """Values that start or resume a check rather than answer its question."""
+_BLANK = State()
 
 
 class Step(NamedTuple):
@@ -89,7 +90,7 @@ def step(content: Content, state: State | None, event: Event) -> Step:
 
     if state is None or state.finished:
         if command == "start" or event.value == "start":
-            return _accepted(_begin(content, event))
+            return _begin(content, event, accepted=True)
         if state is None and event.kind == "answer" and (event.fact or event.value == "resume"):
             # A click on a question whose conversation has expired or was forgotten.
             return Step(None, (_start_prompt(content, _render(content, "expired")),), changed=False)
@@ -99,7 +100,7 @@ def step(content: Content, state: State | None, event: Event) -> Step:
     if command == "resume" or (event.value == "resume" and state.paused):
         return _accepted(Step(state.evolve(paused=False), (_reask(content, state),)))
     if command == "start" or event.value == "start":
-        return _accepted(_begin(content, event))
+        return _begin(content, event, accepted=True)
     return _answer(content, state, event)
 
 
@@ -245,10 +246,11 @@ def _start_prompt(content: Content, text: str) -> Reply:
     return Reply(text, Question(None, "single", (Choice("start", content.messages.start_label),)))
 
 
-def _begin(content: Content, event: Event, before: str = "") -> Step:
+def _begin(content: Content, event: Event, before: str = "", accepted: bool = False) -> Step:
     at = event.at.timestamp()
-    fresh = State(content=content.version, started=at, updated=at)
-    return _advance(content, fresh, before)
+    # A copy of a blank state costs half of building one field by field.
+    fresh = _BLANK.evolve(facts={}, content=content.version, started=at, updated=at)
+    return _advance(content, fresh, before, accepted=accepted)
 
 
 def _answer(content: Content, state: State, event: Event) -> Step:
@@ -367,29 +369,45 @@ def _advance(
     content: Content,
     state: State,
     before: str,
-    update: Mapping[str, Any] | None = None,
+    update: dict[str, Any] | None = None,
     *,
     answered: str | None = None,
     accepted: bool = False,
 ) -> Step:
-    """The next question, or the outcome, for `state` with `update` applied (one copy of it).
+    """The next question, or the outcome, for `state` with `update` applied (one copy of it;
+    `update` is the caller's fresh dict, which this takes over).
 
     `answered` names the fact just taken, when only the urgent rules naming it need checking.
+    The context (settings and every fact) is built only once something reads it: a turn whose
+    answer no urgent rule names, whose next step has no condition and whose question text
+    depends on the settings alone does without.
     """
     prepared = _prepared(content)
-    update = update or {}
+    update = {} if update is None else update
     facts: Mapping[str, FactValue] = update.get("facts", state.facts)
-    context = _context_in(prepared, facts)
+    context: dict[str, Any] | None = None
     urgent = prepared.urgent if answered is None else prepared.urgent_naming.get(answered, prepared.urgent)
-    fired = _first_holding(urgent, context)
-    if fired is not None:
-        return after.conclude(content, _finish(content, state, fired, context, before, update, accepted))
+    if urgent:
+        context = _context_in(prepared, facts)
+        fired = _first_holding(urgent, context)
+        if fired is not None:
+            return after.conclude(content, _finish(content, state, fired, context, before, update, accepted))
     for ask, when in prepared.steps:
         if ask in facts:
             continue
-        if when is None or when(context):
-            asked = state.evolve({**update, "asking": ask, "content": content.version})
-            return Step(asked, (_question(content, ask, context, before, _can_go_back(asked), accepted),))
+        if when is not None:
+            if context is None:
+                context = _context_in(prepared, facts)
+            if not when(context):
+                continue
+        update["asking"], update["content"] = ask, content.version
+        asked = state.evolve(update)
+        back = bool(facts) or asked.pending is not None  # as _can_go_back(asked)
+        reply = None if before else prepared.asked.get((ask, back, accepted))
+        if reply is None:
+            reply = _question(content, ask, context or _context_in(prepared, facts), before, back, accepted)
+        return Step(asked, (reply,))
+    context = context or _context_in(prepared, facts)
     rule = after.at_least(content, state, _decide(content, context))
     return after.conclude(content, _finish(content, state, rule, context, before, update, accepted))
 

@@ -117,8 +117,7 @@ def understand_value(spec: FactSpec, contract: FactContract, value: Answer) -> R
         return Understood(value) if isinstance(value, str) and value in spec.values else None
     if spec.kind == "multi":
         picked = (value,) if isinstance(value, str) else value
-        values = spec.values
-        if isinstance(picked, tuple) and picked and all(v in values for v in picked):
+        if isinstance(picked, tuple) and picked and spec.values.issuperset(picked):
             return Understood(_tidy_multi(spec, set(picked)))
         return None
     if isinstance(value, bool):
@@ -151,7 +150,7 @@ def _tidy_multi(spec: FactSpec, picked: set[str]) -> list[str]:
         picked.discard("none")
     if len(picked) > 1:
         picked.discard("unsure")
-    return [choice.value for choice in spec.choices if choice.value in picked]
+    return [value for value in spec.ordered if value in picked]
 
 
 # --- choices -----------------------------------------------------------------------------------
