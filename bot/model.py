@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, TypeAdapter
@@ -181,13 +182,18 @@ class State:
 
     def to_json(self) -> str:
         """Compact JSON, leaving out what is at its default."""
-        return _STATE_JSON.dump_json(self, exclude_defaults=True).decode()
+        return _state_json().dump_json(self, exclude_defaults=True).decode()
 
     @staticmethod
     def from_json(data: str | bytes) -> State:
         """A stored state, checked. Raises pydantic's ValidationError."""
-        return _STATE_JSON.validate_json(data)
+        return _state_json().validate_json(data)
 
 
 _STATE_FIELDS = frozenset(item.name for item in fields(State))
-_STATE_JSON: TypeAdapter[State] = TypeAdapter(State)
+
+
+@cache
+def _state_json() -> TypeAdapter[State]:
+    """pydantic's reader and writer for State, built on first use: not before a bot listens."""
+    return TypeAdapter(State)
