@@ -320,11 +320,14 @@ class _Writer:
             function = self._fresh("f")
             self.constants[function] = _env.filters[node.name]
             args = [_FILTERS[node.name], expression(node.node), *map(expression, node.args)]
-            if node.kwargs:
-                keywords = ", ".join(
-                    f"{keyword.key!r}: {expression(keyword.value)}" for keyword in node.kwargs
-                )
-                args.append(f"**{{{keywords}}}")
+            if node.kwargs and all(isinstance(keyword.value, nodes.Const) for keyword in node.kwargs):
+                # Constant keywords (`plain=True`) are built once; `**` hands the filter a copy.
+                keywords = self._fresh("k")
+                self.constants[keywords] = {keyword.key: keyword.value.as_const() for keyword in node.kwargs}
+                args.append(f"**{keywords}")
+            elif node.kwargs:
+                pairs = ", ".join(f"{keyword.key!r}: {expression(keyword.value)}" for keyword in node.kwargs)
+                args.append(f"**{{{pairs}}}")
             return f"{function}({', '.join(args)})"
         if isinstance(node, nodes.Getattr) and node.ctx == "load":
             return f"getattr_({expression(node.node)}, {node.attr!r})"
