@@ -99,6 +99,8 @@ def level_of(content: Content, rule_id: str | None) -> str | None:
 
 def at_least(content: Content, state: State, rule: Rule) -> Rule:
     """The rule the triage ends at: `rule`, or the check-in's floor when that is higher."""
+    if state.floor is None:
+        return rule
     floor = next((p.rule for p in content.paths if p.rule and p.rule.id == state.floor), None)
     if floor is not None and LEVELS.index(floor.level) < LEVELS.index(rule.level):
         return floor

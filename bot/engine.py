@@ -126,8 +126,9 @@ class _Prepared:
     """A question's controls without `back`, and with it."""
     advice: tuple[Advice, ...]
     """The advice, most important first (in content order among equals)."""
-    summaries: tuple[tuple[str, str], ...]
-    """Each fact in the order the flow asks it, and how the answers summary names it."""
+    summaries: tuple[tuple[str, str, dict[str, str], Template | None], ...]
+    """Each fact in the order the flow asks it, how the answers summary names it, its choices'
+    labels and the template that shows a number."""
     unit: str
 
 
@@ -173,7 +174,15 @@ def _prepare(content: Content) -> _Prepared:
         labels={name: {c.value: c.label for c in spec.choices} for name, spec in content.facts.items()},
         controls=controls,
         advice=tuple(sorted(content.advice, key=lambda item: -item.priority)),
-        summaries=tuple((item.ask, content.facts[item.ask].summary) for item in content.steps),
+        summaries=tuple(
+            (
+                item.ask,
+                content.facts[item.ask].summary,
+                {c.value: c.label for c in content.facts[item.ask].choices},
+                content.templates.get(f"display:{item.ask}"),
+            )
+            for item in content.steps
+        ),
         unit=str(content.constants.get("unit", "miles")),
     )
 
@@ -468,8 +477,8 @@ def _finish(
     more = list(dict.fromkeys(f"`{topic}`" for _, _, topic in chosen[content.advice_shown :] if topic))
     advice = tuple(f"**{title}:** {text}" for title, text, _ in chosen)
     summary = tuple(
-        (label, _display(content, fact, facts[fact], context))
-        for fact, label in prepared.summaries
+        (label, _shown(labels, display, facts[fact], context))
+        for fact, label, labels, display in prepared.summaries
         if fact in facts
     )
     parts = {part: content.templates[f"level:{rule.level}:{part}"](context) for part in ("headline", "body")}
@@ -559,12 +568,17 @@ def display(content: Content, fact: str, value: FactValue, facts: Mapping[str, F
 
 def _display(content: Content, fact: str, value: FactValue, context: Mapping[str, Any]) -> str:
     """How an answer reads back to the runner; `context` is the turn's, with every fact."""
-    labels = _prepared(content).labels[fact]
+    return _shown(_prepared(content).labels[fact], content.templates.get(f"display:{fact}"), value, context)
+
+
+def _shown(
+    labels: Mapping[str, str], display: Template | None, value: FactValue, context: Mapping[str, Any]
+) -> str:
     if isinstance(value, list):
         return "; ".join(labels.get(v, v) for v in value)
     if isinstance(value, str):
         return labels.get(value, value)
-    return content.templates[f"display:{fact}"]({**context, "value": value})
+    return str(value) if display is None else display({**context, "value": value})
 
 
 def render_message(content: Content, name: str, **extra: Any) -> str:
