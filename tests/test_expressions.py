@@ -18,13 +18,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
+from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot import content as content_module
 from bot import engine, expressions
 from bot.content import Content, load_content
 from bot.contract import FACTS, LEVELS
-from bot.expressions import UNKNOWN, Special, Template, _distance, compile_condition, compile_template
+from bot.expressions import (
+    UNKNOWN,
+    Special,
+    Template,
+    _distance,
+    compile_condition,
+    compile_template,
+    names_in,
+)
 from bot.lint import candidates
 from tests.conftest import CONSTANTS as SETTINGS
 from tests.test_rules_property import ORDER, RUNNERS
@@ -320,6 +329,50 @@ def test_every_shipped_template_runs_as_python() -> None:
         live = [template for name, template in content.templates.items() if name not in content.settled]
         compiled = [*live, *content.settled.values()]
         assert {template.__code__.co_filename for template in compiled} == {"<template>"}
+
+
+def _jinja_names(source: str) -> set[str]:
+    return set(find_undeclared_variables(JINJA.parse(source)))
+
+
+def test_the_names_a_shipped_text_reads_are_the_ones_jinja_finds() -> None:
+    # names_in reads the names off the tree when nothing in it declares one: the loader judges
+    # every template by them (an unknown fact, a text of settings alone rendered once).
+    _, sources = _shipped()
+    assert [source for source in sources if names_in(source, expression=False) != _jinja_names(source)] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(covered_templates(), PLAIN, BLOCKS))
+def test_the_names_a_template_reads_are_the_ones_jinja_finds(source: str) -> None:
+    assert names_in(source, expression=False) == _jinja_names(source), source
+
+
+@settings(max_examples=300, deadline=None)
+@given(CONDITIONS)
+def test_the_names_a_condition_reads_are_the_ones_jinja_finds(source: str) -> None:
+    try:
+        expected = _jinja_names("{{ (" + source + ") }}")
+    except TemplateSyntaxError:
+        with pytest.raises(TemplateSyntaxError):
+            names_in(source, expression=True)
+        return
+    assert names_in(source, expression=True) == expected, source
+
+
+def test_names_read_before_a_set_or_beside_a_loop_are_jinjas_own() -> None:
+    assert names_in("{{ weeks }}{% set weeks = 2 %}{{ weeks }}", expression=False) == {"weeks"}
+    assert names_in("{% for a, b in summary %}{{ a }}{{ c }}{% endfor %}", expression=False) == {
+        "summary",
+        "c",
+    }
+    assert names_in("{{ loop }}", expression=False) == _jinja_names("{{ loop }}")
+    assert names_in("{{ self }}", expression=False) == _jinja_names("{{ self }}")
+    # Reading its names leaves a text as it was: Jinja2's code generator folds a dict literal in
+    # the tree it is given, which would leave the `.get` below to the sandbox.
+    source = "{% set weeks = {'half': 'two'}.get(race_distance) %}{{ weeks }}"
+    assert names_in(source, expression=False) == {"race_distance"}
+    assert compile_template(source).__code__.co_filename == "<template>"
 
 
 TEXTS = st.sampled_from(["", "Sat 13 Dec", "Front of the knee", "**bold**\nnext"])
