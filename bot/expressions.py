@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, nodes, pass_context
+from jinja2.filters import sync_do_join
 from jinja2.meta import find_undeclared_variables
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context, Undefined
@@ -263,6 +264,9 @@ _SPECIAL_NAMES = frozenset({"loop", "self", "super", "caller", "varargs", "kwarg
 # evaluation context, `distance` the context, of which it only reads `unit` and `unit_word` with
 # `.get`, as the caller's dict answers them.
 _FILTERS = {"join": "ev", "distance": "c"}
+# What the environment's `join` runs in a sandbox that is not async, without the wrapper that
+# asks each call whether it is.
+_SYNC_FILTERS = {"join": sync_do_join}
 _BINARY = {nodes.Mul: "*", nodes.Add: "+", nodes.Sub: "-", nodes.Div: "/"}
 
 
@@ -365,7 +369,7 @@ class _Writer:
             if node.node is None or node.dyn_args or node.dyn_kwargs or node.name not in _FILTERS:
                 raise _Refused(node)
             function = self._fresh("f")
-            self.constants[function] = _env.filters[node.name]
+            self.constants[function] = _SYNC_FILTERS.get(node.name, _env.filters[node.name])
             args = [_FILTERS[node.name], expression(node.node), *map(expression, node.args)]
             if node.kwargs and all(isinstance(keyword.value, nodes.Const) for keyword in node.kwargs):
                 # Constant keywords (`plain=True`) are built once; `**` hands the filter a copy.

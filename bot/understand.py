@@ -54,6 +54,7 @@ Result = Understood | Misunderstood
 
 
 _MILES_PER_KM = 0.621371
+_LARGEST = 10**numbers.MAX_DIGITS
 
 
 def normalise(text: str) -> str:
@@ -123,7 +124,7 @@ def understand_value(spec: FactSpec, contract: FactContract, value: Answer) -> R
     if isinstance(value, bool):
         return Misunderstood("unclear")
     if isinstance(value, int | float):
-        if value != value or abs(value) > 10**numbers.MAX_DIGITS:
+        if value != value or abs(value) > _LARGEST:
             return Misunderstood("out_of_range")
         # Days and miles are whole numbers; a pain score may be 6.5.
         whole = spec.number is not None and spec.number.unit != "score"
