@@ -482,13 +482,20 @@ class _Setup:
                 await asyncio.wait_for(self.stopping.wait(), CHECK_IN_EVERY)
 
     async def _deliver(self, key: ConversationKey, replies: list[Reply]) -> None:
+        """A check-in that fell due, in the runner's DM. Should Discord fail for now (a 5xx past
+        discord.py's own retries), it is put back to be asked at the next look."""
         assert isinstance(self, discord.Client)
         try:
             user = await self.fetch_user(int(key.user))
             for reply in replies:
                 for message in render(reply):
                     await user.send(**message)
-        except (discord.HTTPException, ValueError) as exc:
+        except discord.DiscordServerError:
+            if await self.service.postpone_check_in(key, datetime.now().astimezone()):
+                _log.warning(
+                    "a check-in could not be sent (DiscordServerError); it is asked again at the next look"
+                )
+        except (discord.HTTPException, ValueError) as exc:  # closed DMs, an unknown user: not kept
             _log.warning("could not send a check-in: %s", type(exc).__name__)
 
     async def close(self) -> None:

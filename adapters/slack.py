@@ -431,8 +431,21 @@ class _Slack:
         await respond(response_type="ephemeral", text=mrkdwn(text))
 
     async def deliver(self, client: AsyncWebClient, key: ConversationKey, replies: list[Reply]) -> None:
-        """A check-in that fell due, in the runner's DM."""
-        await self.send(client, await self.open_dm(client, key.user), replies, key)
+        """A check-in that fell due, in the runner's DM. Should Slack fail for now (a 5xx, a
+        proxy's page, a rate limit past the client's retries), the check-in is put back to be
+        asked at the next look: the runner has no reason to write first, so it is not kept for
+        their next event as a reply is."""
+        try:
+            channel = await self.open_dm(client, key.user)
+            for text, blocks in [message for reply in replies for message in render(reply)]:
+                await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        except _SEND_ERRORS as exc:
+            if not _passing(exc):
+                raise  # a refusal that asking again would meet again: logged, not kept
+            if await self.service.postpone_check_in(key, _now()):
+                _log.warning(
+                    "a check-in could not be sent (%s); it is asked again at the next look", slack_error(exc)
+                )
 
     async def _start(self, client: AsyncWebClient, key: ConversationKey, event_id: str | None) -> None:
         if await self.resend(client, key):

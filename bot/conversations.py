@@ -209,6 +209,29 @@ class Conversations:
                 found.append((key, replies))
         return found
 
+    async def postpone_check_in(self, key: ConversationKey, at: datetime) -> bool:
+        """A check-in asked but never delivered (the platform failed for now): put it back, due
+        at `at`, as if it had not been asked, for the next look to ask it again. False if the
+        conversation has moved on (answered, forgotten) or the store is down (then it is lost,
+        and logged)."""
+        try:
+            for _ in range(_ATTEMPTS):
+                stored = await self.store.get(str(key))
+                state = self._decode(stored.data) if stored else None
+                if stored is None or state is None or state.after != "check_in_progress" or state.due:
+                    return False
+                due = at.timestamp()
+                back = state.evolve(after=None, due=due)
+                ttl = (
+                    max(60.0, state.kept_until - due) if state.kept_until else self.retention.total_seconds()
+                )
+                if await self.store.compare_and_set(str(key), stored.version, back.to_json(), ttl):
+                    await self.store.schedule(str(key), due)
+                    return True
+        except StoreError as exc:
+            _log.error("a check-in that could not be sent could not be kept either (%s)", type(exc).__name__)
+        return False
+
     async def _move(self, source: ConversationKey, target: ConversationKey, at: datetime) -> bool:
         """Move a conversation to another key, if nothing is kept there; True if it moved."""
         stored = await self.store.get(str(source))

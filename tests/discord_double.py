@@ -52,6 +52,8 @@ class DiscordApi:
     server: TestServer | None = None
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(900000000000000001))
     changed: asyncio.Condition | None = None
+    failing: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Requests (method, path) to answer once with an error status instead of serving them."""
 
     async def start(self) -> str:
         self.changed = asyncio.Condition()
@@ -73,11 +75,19 @@ class DiscordApi:
         app.router.add_post("/api/v10/users/@me/channels", self._dm_channel)
         app.router.add_post("/api/v10/channels/{channel}/messages", self._channel_message)
 
+    def fail_once(self, method: str, path: str, status: int) -> None:
+        """The next `method path` (`POST`, `/api/v10/users/@me/channels`) is answered with `status`."""
+        self.failing[method, path] = status
+
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.path.startswith("/api/"):
             raw = await request.read()
             self.calls.append(Call(request.method, request.path, json.loads(raw) if raw else None))
+            status = self.failing.pop((request.method, request.path), None)
+            if status is not None:
+                await self.note()
+                return web.json_response({"message": "Service Unavailable", "code": 0}, status=status)
         response: web.StreamResponse = await handler(request)
         await self.note()
         return response

@@ -243,6 +243,57 @@ async def test_two_slack_workers_deliver_a_due_check_in_once(tmp_path: Path, con
     assert "Traceback" not in log.read_text()
 
 
+async def test_a_check_in_slack_cannot_take_now_is_asked_at_the_next_look(
+    tmp_path: Path, content: Content
+) -> None:
+    # A runner accepted a check-in 3 days and an hour ago; when it falls due, Slack answers the
+    # DM's conversations.open with a proxy's 502 page. The runner has no reason to write first,
+    # so nothing would ever send it: it must be put back, and the next look must ask it.
+    path = tmp_path / "kneebot.db"
+    seeded = SQLiteStore(path)
+    service = Conversations(content, seeded, timedelta(hours=24))
+    key = ConversationKey("slack", TEAM, "U0RUNNER")
+    then = datetime.now().astimezone() - timedelta(days=3, hours=1)
+    await _triage(service, key, CALM, then)
+    await service.handle(key, Event("answer", then, value="yes", fact="check_in"))
+    await seeded.close()
+
+    api = SlackApi()
+    api_url = await api.start()
+    api.break_once("conversations.open")
+    log = tmp_path / "kneebot.log"
+    workers: list[asyncio.subprocess.Process] = []
+    try:
+        first, _ = await spawn_worker(api_url, f"sqlite:///{path}", log)
+        workers.append(first)
+        for _ in range(200):
+            if any(call.method == "conversations.open" for call in api.refused):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the check-in was never looked for")
+        first.send_signal(signal.SIGTERM)  # the next look is 30 s away: a restart looks at once
+        assert await asyncio.wait_for(first.wait(), 20) == 0
+        assert api.made("chat.postMessage") == []
+        second, _ = await spawn_worker(api_url, f"sqlite:///{path}", log)
+        workers.append(second)
+        [asked] = await api.wait_for("chat.postMessage", 1, timeout=10)
+        assert PROGRESS in asked["text"]
+        assert asked["channel"] == "DU0RUNNER"
+        await asyncio.sleep(0.5)
+        await api.settle()
+        assert len(api.made("chat.postMessage")) == 1, "asked once"
+    finally:
+        for worker in workers:
+            if worker.returncode is None:
+                worker.terminate()
+                await worker.wait()
+        await api.stop()
+    written = log.read_text()
+    assert "it is asked again at the next look" in written
+    assert "Traceback" not in written
+
+
 async def test_the_hosted_app_sends_a_due_check_in_with_that_workspaces_own_token(
     tmp_path: Path, content: Content
 ) -> None:

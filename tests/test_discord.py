@@ -222,6 +222,35 @@ async def test_stats_for_those_who_manage_the_server_and_mydata_for_anyone(bot: 
     assert "I keep nothing about you right now." in bot.last()["content"]
 
 
+async def test_a_check_in_discord_cannot_take_now_is_asked_at_the_next_look(
+    bot: Discord, content: Content
+) -> None:
+    # The DM channel cannot be opened when the check-in falls due (a 503, which discord.py does
+    # not retry): the check-in goes back to wait, and the next look asks it.
+    service = Conversations(content, bot.store, timedelta(hours=24))
+    key = ConversationKey("discord", GUILD, bot.gateway.runner)
+    then = datetime.now().astimezone() - timedelta(days=3, hours=1)
+    replies = await service.handle(key, Event("answer", then, value="start"))
+    while replies[0].outcome is None:
+        answer = CALM[str(replies[-1].question.fact if replies[-1].question else None)]
+        replies = await service.handle(
+            key, Event("answer", then, value=tuple(answer) if isinstance(answer, list) else answer)
+        )
+    await service.handle(key, Event("answer", then, value="yes", fact="check_in"))
+    opening = ("POST", "/api/v10/users/@me/channels")
+    bot.api.fail_once(*opening, 503)
+    await bot.restart()  # looks at once, meets the 503
+    await bot.api.until(lambda: opening not in bot.api.failing, "the failed DM")
+    await bot.api.settle()
+    assert not any("How is your knee" in m.get("content", "") for m in bot.api.messages())
+    await bot.restart()  # the next look
+    await bot.api.until(
+        lambda: any("How is your knee" in m.get("content", "") for m in bot.api.messages()), "the DM"
+    )
+    await bot.api.settle()
+    assert len([m for m in bot.api.messages() if "How is your knee" in m.get("content", "")]) == 1
+
+
 async def test_a_due_check_in_arrives_as_a_dm(bot: Discord, content: Content) -> None:
     service = Conversations(content, bot.store, timedelta(hours=24))
     key = ConversationKey("discord", GUILD, bot.gateway.runner)
