@@ -283,6 +283,9 @@ class LanguageFile(_Spec):
     """`no wait`, `I mean`: only what follows the last one counts."""
     emoji: dict[str, str] = {}
     """Emoji and the word each stands for (👍 yes)."""
+    decimal_comma: bool = False
+    """In a number, a comma is the decimal point and a dot groups thousands (`6,5` is six and a
+    half, `1.200` twelve hundred). Only where a number is asked: `1,3` still picks two choices."""
     range_words: tuple[str, ...] = ("-", "to", "or")
     """Between two numbers of one range (`3-4`, `4 to 6`)."""
     denominators: tuple[str, ...] = ()

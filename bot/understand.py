@@ -57,8 +57,11 @@ _MILES_PER_KM = 0.621371
 _LARGEST = 10**numbers.MAX_DIGITS
 
 
-def normalise(text: str) -> str:
-    """Lower-case, no apostrophes, no accents, no chat markup, punctuation as clause breaks."""
+def normalise(text: str, decimal_comma: bool = False) -> str:
+    """Lower-case, no apostrophes, no accents, no chat markup, punctuation as clause breaks.
+
+    With `decimal_comma` (a number asked in a language that writes `6,5`), a comma between digits
+    is the decimal point and a dot before three digits groups thousands."""
     # Mention and link markup (`<@123>`, `<!channel>`, `<#C1|general>`) and a typed `@kneebot`
     # are noise, never an answer; so are Slack's `:emoji_codes:`.
     text = re.sub(r"<[@#!][^>]*>|(?<![\w])@\w+|:[a-z0-9_+\-]+:", " ", text[:MAX_TEXT])
@@ -66,10 +69,18 @@ def normalise(text: str) -> str:
     text = re.sub(r"~~[^~]*~~|(?<![\w~])~[^~\s][^~]*~(?![\w~])", " ", text)
     text = text.replace("\u2019", "'").replace("`", "'")  # a curly apostrophe is still one
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    # `1,200` and `1.200` are twelve hundred; `6.5` stays a decimal.
-    text = re.sub(
-        r"(?<![\d.,])(\d{1,3})((?:[,.]\d{3})+)(?![\d]|[.,]\d)", lambda m: m[1] + re.sub(r"\D", "", m[2]), text
-    )
+    if decimal_comma:
+        # `1.200` is twelve hundred, `42,195` a marathon and `1.200,5` both.
+        grouped = r"(?<![\d.,])(\d{1,3})((?:\.\d{3})+)(?!\d|\.\d)"
+        text = re.sub(grouped, lambda m: m[1] + m[2].replace(".", ""), text)
+        text = re.sub(r"(?<=\d),(?=\d)", ".", text)
+    else:
+        # `1,200` and `1.200` are twelve hundred; `6.5` stays a decimal.
+        text = re.sub(
+            r"(?<![\d.,])(\d{1,3})((?:[,.]\d{3})+)(?![\d]|[.,]\d)",
+            lambda m: m[1] + re.sub(r"\D", "", m[2]),
+            text,
+        )
     # A comma or full stop ends a clause: `no, it's locked` must not read as `not locked`.
     text = re.sub(r"[,;:!?.]+(?:\s+|$)", " and ", text)
     text = text.replace("'", "")
@@ -100,7 +111,9 @@ def understand(
         # An emoji on its own is an answer (👍 yes); next to words it is only a tone of voice.
         for symbol, word in language.emoji.items():
             text = text.replace(symbol, f" {word} ")
-    said = normalise(text)
+    # A language's decimal comma counts only where a number is asked (or a distance, as a race's).
+    decimal = language.decimal_comma and (spec.kind == "number" or any(c.km for c in spec.choices))
+    said = normalise(text, decimal_comma=decimal)
     if not said:
         return Misunderstood("unclear")
     if language.shorthand:
