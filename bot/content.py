@@ -825,7 +825,8 @@ def load_content(
     if not constants.get("emergency_number"):
         constants["emergency_number"] = parsed["messages.yaml"][0].emergency_number
     language_file: LanguageFile = parsed["language.yaml"][0]
-    constants["unit_word"] = language_file.unit_names.get(constants.get("unit", "miles"), "miles")
+    constants.setdefault("unit", "miles")  # as the settings' default: a text may always name it
+    constants["unit_word"] = language_file.unit_names.get(constants["unit"], "miles")
     compiler = _Compiler(problems)
     templates: dict[str, Template] = {}
 

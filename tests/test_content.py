@@ -219,3 +219,16 @@ def test_the_readme_shows_the_shipped_flow() -> None:
     dot = run("content", "graph", "--format", "dot")
     assert dot.stdout.startswith("digraph kneebot {")
     assert 'decide -> urgent [label="U1 U2 U3 U4 U5 U6"]' in dot.stdout
+
+
+def test_content_loaded_without_settings_still_names_its_unit() -> None:
+    # As a library caller loads it, with no KNEEBOT_* settings: a question that names the unit
+    # is asked again after an answer out of range, rather than failing on an undefined name.
+    from bot import engine
+    from bot.model import Event, State
+    from tests.conftest import NOW
+
+    content = load_content(None, locale="es")
+    state = State(asking="weekly_miles", content=content.version)
+    [reply] = engine.step(content, state, Event("text", NOW, text="1.200")).replies
+    assert "millas" in reply.text or "kilómetros" in reply.text
