@@ -57,11 +57,13 @@ _MILES_PER_KM = 0.621371
 _LARGEST = 10**numbers.MAX_DIGITS
 
 
-def normalise(text: str, decimal_comma: bool = False) -> str:
+def normalise(text: str, decimal: str = "") -> str:
     """Lower-case, no apostrophes, no accents, no chat markup, punctuation as clause breaks.
 
-    With `decimal_comma` (a number asked in a language that writes `6,5`), a comma between digits
-    is the decimal point and a dot before three digits groups thousands."""
+    Between digits, `decimal` says which mark is the decimal point, the other grouping thousands:
+    `,` for a number asked in a language that writes `6,5`, `.` where a number cannot run to
+    thousands (a race in km). By default both group thousands before three digits (`1,200`,
+    `1.200`) and a dot before fewer is a decimal (`6.5`)."""
     # Mention and link markup (`<@123>`, `<!channel>`, `<#C1|general>`) and a typed `@kneebot`
     # are noise, never an answer; so are Slack's `:emoji_codes:`.
     text = re.sub(r"<[@#!][^>]*>|(?<![\w])@\w+|:[a-z0-9_+\-]+:", " ", text[:MAX_TEXT])
@@ -69,18 +71,12 @@ def normalise(text: str, decimal_comma: bool = False) -> str:
     text = re.sub(r"~~[^~]*~~|(?<![\w~])~[^~\s][^~]*~(?![\w~])", " ", text)
     text = text.replace("\u2019", "'").replace("`", "'")  # a curly apostrophe is still one
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    if decimal_comma:
-        # `1.200` is twelve hundred, `42,195` a marathon and `1.200,5` both.
-        grouped = r"(?<![\d.,])(\d{1,3})((?:\.\d{3})+)(?!\d|\.\d)"
-        text = re.sub(grouped, lambda m: m[1] + m[2].replace(".", ""), text)
+    group = {",": r"\.", ".": ","}.get(decimal, "[,.]")
+    # `1,200` (or `1.200`) is twelve hundred; `6.5` stays a decimal, and `1.200,5` is both.
+    grouped = rf"(?<![\d.,])(\d{{1,3}})((?:{group}\d{{3}})+)(?!\d|{group}\d)"
+    text = re.sub(grouped, lambda m: m[1] + re.sub(r"\D", "", m[2]), text)
+    if decimal == ",":
         text = re.sub(r"(?<=\d),(?=\d)", ".", text)
-    else:
-        # `1,200` and `1.200` are twelve hundred; `6.5` stays a decimal.
-        text = re.sub(
-            r"(?<![\d.,])(\d{1,3})((?:[,.]\d{3})+)(?![\d]|[.,]\d)",
-            lambda m: m[1] + re.sub(r"\D", "", m[2]),
-            text,
-        )
     # A comma or full stop ends a clause: `no, it's locked` must not read as `not locked`.
     text = re.sub(r"[,;:!?.]+(?:\s+|$)", " and ", text)
     text = text.replace("'", "")
@@ -111,9 +107,14 @@ def understand(
         # An emoji on its own is an answer (👍 yes); next to words it is only a tone of voice.
         for symbol, word in language.emoji.items():
             text = text.replace(symbol, f" {word} ")
-    # A language's decimal comma counts only where a number is asked (or a distance, as a race's).
-    decimal = language.decimal_comma and (spec.kind == "number" or any(c.km for c in spec.choices))
-    said = normalise(text, decimal_comma=decimal)
+    # A language's decimal comma counts only where a number is asked (or a distance, as a
+    # race's): `1,3` picks two choices. No race runs to thousands of km: `42.195` is a marathon.
+    distance = any(choice.km for choice in spec.choices)
+    if language.decimal_comma and (spec.kind == "number" or distance):
+        decimal = ","
+    else:
+        decimal = "." if distance else ""
+    said = normalise(text, decimal)
     if not said:
         return Misunderstood("unclear")
     if language.shorthand:
