@@ -273,3 +273,47 @@ async def test_two_clubs_install_set_their_own_emergency_number_and_one_uninstal
             process.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(process.wait(), 15) == 0
     assert "Traceback" not in log.read_text()
+
+
+async def test_slack_revoking_the_bot_token_forgets_the_club_and_a_user_token_does_not(
+    api: SlackApi, tmp_path: Path
+) -> None:
+    store = f"sqlite:///{tmp_path / 'kneebot.db'}"
+    api_url = str(api.server.make_url("/api/"))  # type: ignore[union-attr]
+    log = tmp_path / "worker.log"
+    process, base = await start_worker(api_url, store, log)
+    try:
+        assert (await install(base, A)).startswith("200")
+        alpha = runner(base, api, "U0ALPHA", A)
+        await alpha.command("")  # a runner of the club starts a check
+        [(_, intro)] = await until(api, "chat.postMessage", 1, channel="DU0ALPHA")
+        await alpha.click(intro, "start")
+        await until(api, "chat.postMessage", 2, channel="DU0ALPHA")
+        kept = left_in_store(store, A)
+        assert any(row.startswith(f"slack:{A}:") for row in kept), kept
+        # A member's own OAuth token revoked: nothing of the bot's goes.
+        status, _ = await event(
+            runner(base, api, "U0ALPHA", A),
+            {"type": "tokens_revoked", "tokens": {"oauth": ["U0ALPHA"]}, "event_ts": "1.1"},
+        )
+        assert status == 200
+        await asyncio.sleep(0.3)
+        assert left_in_store(store, A) == kept
+        # The bot's token revoked: the installation, the club and its runners' conversations go.
+        api.revoked.add(installed_token(A))
+        status, _ = await event(
+            runner(base, api, "U0ALPHA", A),
+            {"type": "tokens_revoked", "tokens": {"bot": ["UBOT"]}, "event_ts": "1.2"},
+        )
+        assert status == 200
+        for _ in range(100):
+            if not left_in_store(store, A):
+                break
+            await asyncio.sleep(0.05)
+        assert left_in_store(store, A) == []
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+    written = log.read_text()
+    assert "Traceback" not in written
+    assert "U0ALPHA" not in written, "no runner named in the log"
