@@ -126,7 +126,7 @@ class Conversations:
             if not fresh:
                 _log.info("dropped a repeated %s event", event.kind)
                 return []
-        club = await self.club(conversation)
+        clubs: dict[str, ClubSettings] = {}
         written: tuple[str, list[Reply]] | None = None
         for _ in range(_ATTEMPTS):
             stored = await self.store.get(key)
@@ -135,6 +135,14 @@ class Conversations:
                 # found the version moved on): it is done, and must not be applied twice.
                 return written[1]
             state = self._decode(stored.data) if stored else None
+            # A check moved from its club (a check-in in the runner's DM) keeps that club's
+            # settings and counts in its numbers, as does a new check started there.
+            origin = state.club if state is not None else ""
+            home = origin or club_of(conversation)
+            if home not in clubs:
+                platform, _, workspace = home.partition(":")
+                clubs[home] = await self.clubs.get(platform, workspace)
+            club = clubs[home]
             # A check keeps the language it started in; a new one takes the platform's.
             content = self.content_for(state.locale if state and state.locale else event.locale, club)
             result = engine.step(content, state, event)
@@ -146,6 +154,8 @@ class Conversations:
             saved = result.state
             if saved.locale != content.locale:
                 saved = saved.evolve(locale=content.locale)
+            if origin and saved.club != origin:
+                saved = saved.evolve(club=origin)
             # An accepted check-in keeps the conversation until it is due, plus the retention.
             now = event.at.timestamp()
             ttl = self.retention.total_seconds() + max(0.0, (saved.due or now) - now)
@@ -153,13 +163,19 @@ class Conversations:
             data = saved.to_json()
             expected = stored.version if stored else None
             if await self.store.compare_and_set(key, expected, data, ttl):
-                await self._after_save(conversation, event, state, saved, result.tally)
+                await self._after_save(conversation, event, state, saved, result.tally, home)
                 return list(result.replies)
             written = (data, list(result.replies))
         raise ConflictError(f"conversation kept changing over {_ATTEMPTS} attempts")
 
     async def _after_save(
-        self, key: ConversationKey, event: Event, before: State | None, saved: State, tally: tuple[str, ...]
+        self,
+        key: ConversationKey,
+        event: Event,
+        before: State | None,
+        saved: State,
+        tally: tuple[str, ...],
+        club: str,
     ) -> None:
         """Keep the check-in job in step with the state, and count for the club's numbers. The
         state is saved already: a failure here is logged, and the runner's turn goes on."""
@@ -167,7 +183,7 @@ class Conversations:
             if saved.due != (before.due if before else None):
                 await self.store.schedule(str(key), saved.due)
             for name in tally:
-                await self.store.count(club_of(key), iso_week(event.at), name)
+                await self.store.count(club, iso_week(event.at), name)
         except StoreError as exc:
             _log.error("could not keep a check-in or a count (%s)", type(exc).__name__)
 
@@ -243,7 +259,8 @@ class Conversations:
             if state.kept_until
             else self.retention.total_seconds()
         )
-        if not await self.store.compare_and_set(str(target), None, stored.data, ttl):
+        moved = state.evolve(club=state.club or club_of(source))  # its club goes with it
+        if not await self.store.compare_and_set(str(target), None, moved.to_json(), ttl):
             return False
         await self.store.delete(str(source))
         return True

@@ -161,6 +161,9 @@ class State:
     """The runner has said whether the outcome was helpful."""
     kept_until: float = 0.0
     """When the store deletes this conversation, as of its last save."""
+    club: str = ""
+    """The club (`discord:<server>`) whose settings and numbers the check keeps, once it has
+    moved away from it (a check-in asked in the runner's DM); empty where it is kept."""
 
     @property
     def finished(self) -> bool:

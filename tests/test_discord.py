@@ -3,6 +3,7 @@ REST calls recorded by a local double, every payload checked against Discord's l
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -249,6 +250,42 @@ async def test_a_check_in_discord_cannot_take_now_is_asked_at_the_next_look(
     )
     await bot.api.settle()
     assert len([m for m in bot.api.messages() if "How is your knee" in m.get("content", "")]) == 1
+
+
+async def test_a_check_in_asked_in_the_dm_keeps_its_servers_settings_and_numbers(
+    bot: Discord, content: Content
+) -> None:
+    # The server's admins set their emergency number to 000. A runner there accepted a check-in,
+    # which is asked in their DM (no server there); they are worse and report a warning sign.
+    from bot.clubs import Clubs, ClubSettings
+    from bot.conversations import iso_week
+
+    now = datetime.now().astimezone()
+    await Clubs(bot.store).save("discord", GUILD, ClubSettings(emergency_number="000"), who="admin", at=now)
+    service = Conversations(content, bot.store, timedelta(hours=24))
+    key = ConversationKey("discord", GUILD, bot.gateway.runner)
+    then = now - timedelta(days=3, hours=1)
+    replies = await service.handle(key, Event("answer", then, value="start"))
+    while replies[0].outcome is None:
+        answer = CALM[str(replies[-1].question.fact if replies[-1].question else None)]
+        replies = await service.handle(
+            key, Event("answer", then, value=tuple(answer) if isinstance(answer, list) else answer)
+        )
+    await service.handle(key, Event("answer", then, value="yes", fact="check_in"))
+    await bot.restart()
+    asked = await bot.api.until(
+        lambda: next((m for m in bot.api.messages() if "How is your knee" in m.get("content", "")), None),
+        "the DM",
+    )
+    await bot.gateway.click(asked, "worse", guild=False)
+    assert "quick safety check" in bot.last()["content"]
+    await bot.gateway.click(bot.last(), ["deformity"], guild=False)
+    [outcome] = [json.dumps(m) for m in bot.api.messages() if "medical care today" in json.dumps(m)]
+    assert "Call 000 now" in outcome, "the server's own emergency number, asked in a DM"
+    week = iso_week(now)
+    counts = await bot.store.counts()
+    assert (f"discord:{GUILD}", week, "urgent", 1) in counts, counts
+    assert not [row for row in counts if row[0] == "discord:dm"], "nothing counted for a club called dm"
 
 
 async def test_a_due_check_in_arrives_as_a_dm(bot: Discord, content: Content) -> None:
