@@ -106,7 +106,7 @@ async def submit(interaction: discord.Interaction[Any]) -> None:
     values: dict[str, Any] = {k: v for k, v in form_fields(data.get("components")) if k in TEXT_FIELDS}
     if chosen:
         values["unit"], values["language"] = (v if v != "-" else "" for v in chosen.groups())
-    parsed = read_form(values)
+    parsed = read_form(values, content)
     if not isinstance(parsed, ClubSettings):
         lines = [f"**{_say(content, name)}**: {problem}" for name, problem in parsed.items()]
         await interaction.response.send_message(

@@ -232,7 +232,7 @@ def wire(
             _log.warning("club settings: a submit from a non-admin of workspace %s was refused", team)
             await ack(response_action="update", view=_refusal(content))
             return
-        parsed = read_form(_form_values(view))
+        parsed = read_form(_form_values(view), content)
         if not isinstance(parsed, ClubSettings):
             await ack(response_action="errors", errors=parsed)
             return

@@ -33,8 +33,10 @@ _AUDIT_KEPT = 100
 _UNITS = ("miles", "km")
 
 
-def _fail(message: str) -> PydanticCustomError:
-    return PydanticCustomError("club_setting", message)
+def _fail(text: str, message: str) -> PydanticCustomError:
+    """A field's problem: `text` names the content's words for it (`club:<text>`), `message` is
+    the same in English, for when no content is at hand."""
+    return PydanticCustomError(f"club:{text}", message)
 
 
 class ClubSettings(BaseModel):
@@ -53,9 +55,9 @@ class ClubSettings(BaseModel):
     @classmethod
     def _name(cls, value: str) -> str:
         if len(value) > 80:
-            raise _fail("Keep it to 80 characters or fewer.")
+            raise _fail("too_long", "Keep it to 80 characters or fewer.")
         if any(c in value for c in "<>*_`[]\n"):
-            raise _fail("Use letters, numbers and ordinary punctuation only.")
+            raise _fail("plain_text", "Use letters, numbers and ordinary punctuation only.")
         return value
 
     @field_validator("booking_link")
@@ -65,16 +67,18 @@ class ClubSettings(BaseModel):
             return value
         parts = urlsplit(value)
         if parts.scheme != "https" or not parts.netloc or "." not in parts.netloc or " " in value:
-            raise _fail("Give a full https:// link, like https://physio.example.com/book.")
+            raise _fail("https_link", "Give a full https:// link, like https://physio.example.com/book.")
         if len(value) > 300 or any(c in value for c in "<>()|"):
-            raise _fail("That link is too long or has characters a link cannot have.")
+            raise _fail("bad_link", "That link is too long or has characters a link cannot have.")
         return value
 
     @field_validator("emergency_number")
     @classmethod
     def _emergency(cls, value: str) -> str:
         if value and not (value.isascii() and value.isdigit() and 2 <= len(value) <= 8):
-            raise _fail("Give the number runners dial, digits only, like 911, 999, 112 or 000.")
+            raise _fail(
+                "digits_only", "Give the number runners dial, digits only, like 911, 999, 112 or 000."
+            )
         return value
 
     @field_validator("unit")
@@ -82,7 +86,7 @@ class ClubSettings(BaseModel):
     def _unit(cls, value: str) -> str:
         value = value.lower()
         if value and value not in _UNITS:
-            raise _fail("Choose miles or km.")
+            raise _fail("miles_or_km", "Choose miles or km.")
         return value
 
     @field_validator("language")
@@ -90,7 +94,9 @@ class ClubSettings(BaseModel):
     def _language(cls, value: str) -> str:
         value = value.lower()
         if value and value not in locales():
-            raise _fail(f"Choose one of the languages kneebot speaks: {', '.join(locales())}.")
+            raise _fail(
+                "known_language", f"Choose one of the languages kneebot speaks: {', '.join(locales())}."
+            )
         return value
 
     def values(self) -> dict[str, str]:
@@ -116,8 +122,9 @@ HINTS: dict[str, str] = {"emergency_number": "emergency_hint"}
 """The content text (`club:<hint>`) shown with a field."""
 
 
-def read_form(values: Mapping[str, Any]) -> ClubSettings | dict[str, str]:
-    """The settings from a form's fields, or a clear message for each field that is wrong."""
+def read_form(values: Mapping[str, Any], content: Content | None = None) -> ClubSettings | dict[str, str]:
+    """The settings from a form's fields, or a clear message for each field that is wrong, in
+    the content's words (`club:too_long`...) when it is given and has them, else in English."""
     given = {name: "" if values.get(name) is None else str(values[name]) for name in FIELDS}
     try:
         return ClubSettings.model_validate(given)
@@ -125,7 +132,8 @@ def read_form(values: Mapping[str, Any]) -> ClubSettings | dict[str, str]:
         problems: dict[str, str] = {}
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else FIELDS[0]
-            problems.setdefault(name, error["msg"])
+            words = content.templates.get(str(error["type"])) if content is not None else None
+            problems.setdefault(name, words({}) if words is not None else error["msg"])
         return problems
 
 

@@ -168,7 +168,8 @@ class OutcomesFile(_Spec):
 ClubText = Literal[
     "start", "settings", "topics", "title", "save", "club_name", "booking_name", "booking_link",
     "emergency_number", "emergency_hint", "unit", "language", "language_name", "unset", "refused",
-    "saved", "store_down",
+    "saved", "store_down", "too_long", "plain_text", "https_link", "bad_link", "digits_only",
+    "miles_or_km", "known_language",
 ]  # fmt: skip
 _HOME = (
     "**kneebot** is an automated assistant for runners with knee pain. It is not a clinician and "
@@ -194,6 +195,13 @@ _CLUB_TEXT: dict[ClubText, str] = {
     "refused": "Only the club's admins can change its settings. Ask one of them.",
     "saved": "Saved. Every check from now on uses the club's new settings.",
     "store_down": "The settings could not be saved just now. Please try again in a minute.",
+    "too_long": "Keep it to 80 characters or fewer.",
+    "plain_text": "Use letters, numbers and ordinary punctuation only.",
+    "https_link": "Give a full https:// link, like https://physio.example.com/book.",
+    "bad_link": "That link is too long or has characters a link cannot have.",
+    "digits_only": "Give the number runners dial, digits only, like 911, 999, 112 or 000.",
+    "miles_or_km": "Choose miles or km.",
+    "known_language": "Choose one of the languages kneebot speaks.",
 }
 
 

@@ -37,9 +37,10 @@ class Worker:
         guild: str,
         permissions: str = "0",
         message: dict[str, Any] | None = None,
+        locale: str = "en-GB",
     ) -> dict[str, Any]:
         """One interaction from a member of `guild` with those permissions; what the bot sent back."""
-        payload = interaction(kind, data, user, True)
+        payload = interaction(kind, data, user, True, locale)
         payload.update(guild_id=guild, authorizing_integration_owners={"0": guild})
         payload["member"]["permissions"] = permissions
         if message is not None:
@@ -173,3 +174,22 @@ async def test_manage_server_sets_the_emergency_number_for_that_server_only(
     assert [(h["who"], h["fields"]) for h in history] == [
         (f"discord:{ADMIN}", ["club_name", "emergency_number", "unit"])
     ]
+
+
+async def test_a_spanish_admin_is_told_what_is_wrong_in_spanish(
+    workers: tuple[Worker, Worker, Store],
+) -> None:
+    one, _, _ = workers
+    form = await one.club(ADMIN, A, MANAGE_SERVER)
+    wrong = await one.send(
+        5,
+        fill(form, emergency_number="el 112", booking_link="http://fisio.ejemplo.com"),
+        ADMIN,
+        A,
+        MANAGE_SERVER,
+        locale="es-ES",
+    )
+    said = wrong["data"]["content"]
+    assert "solo cifras" in said
+    assert "enlace completo con https://" in said
+    assert "digits only" not in said
