@@ -64,6 +64,22 @@ def test_a_check_in_accepted_is_asked_first_four_days_later(bot: Callable[..., B
     assert summary["fact"] == "check_in"
 
 
+async def seed_due_check_in(path: Path, content: Content, team: str) -> None:
+    """A SQLite store where Slack runner U0RUNNER of `team` accepted a check-in 3 days and an
+    hour ago: it is due, and no worker has run since."""
+    seeded = SQLiteStore(path)
+    service = Conversations(content, seeded, timedelta(hours=24))
+    then = datetime.now().astimezone() - timedelta(days=3, hours=1)
+    await accept_check_in(service, ConversationKey("slack", team, "U0RUNNER"), then)
+    await seeded.close()
+
+
+async def accept_check_in(service: Conversations, key: ConversationKey, at: datetime) -> None:
+    """A calm triage at `at` whose runner says yes to the check-in (due 3 days after `at`)."""
+    await _triage(service, key, CALM, at)
+    await service.handle(key, Event("answer", at, value="yes", fact="check_in"))
+
+
 async def _triage(
     service: Conversations, key: ConversationKey, answers: dict[str, Any], at: datetime
 ) -> list[Reply]:
@@ -202,13 +218,7 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
 async def test_two_slack_workers_deliver_a_due_check_in_once(tmp_path: Path, content: Content) -> None:
     # A Slack runner accepted a check-in 3 days and an hour ago; it fell due while no worker ran.
     path = tmp_path / "kneebot.db"
-    seeded = SQLiteStore(path)
-    service = Conversations(content, seeded, timedelta(hours=24))
-    key = ConversationKey("slack", TEAM, "U0RUNNER")
-    then = datetime.now().astimezone() - timedelta(days=3, hours=1)
-    await _triage(service, key, CALM, then)
-    await service.handle(key, Event("answer", then, value="yes", fact="check_in"))
-    await seeded.close()
+    await seed_due_check_in(path, content, TEAM)
 
     api = SlackApi()
     api_url = await api.start()
@@ -235,11 +245,7 @@ async def test_two_slack_workers_deliver_a_due_check_in_once(tmp_path: Path, con
         await api.settle()
         assert len([m for m in api.made("chat.postMessage") if PROGRESS in m["text"]]) == 1
     finally:
-        for worker in workers:
-            if worker.returncode is None:
-                worker.terminate()
-                await worker.wait()
-        await api.stop()
+        await _stop(workers, api)
     assert "Traceback" not in log.read_text()
 
 
@@ -250,13 +256,7 @@ async def test_a_check_in_slack_cannot_take_now_is_asked_at_the_next_look(
     # DM's conversations.open with a proxy's 502 page. The runner has no reason to write first,
     # so nothing would ever send it: it must be put back, and the next look must ask it.
     path = tmp_path / "kneebot.db"
-    seeded = SQLiteStore(path)
-    service = Conversations(content, seeded, timedelta(hours=24))
-    key = ConversationKey("slack", TEAM, "U0RUNNER")
-    then = datetime.now().astimezone() - timedelta(days=3, hours=1)
-    await _triage(service, key, CALM, then)
-    await service.handle(key, Event("answer", then, value="yes", fact="check_in"))
-    await seeded.close()
+    await seed_due_check_in(path, content, TEAM)
 
     api = SlackApi()
     api_url = await api.start()
@@ -284,11 +284,7 @@ async def test_a_check_in_slack_cannot_take_now_is_asked_at_the_next_look(
         await api.settle()
         assert len(api.made("chat.postMessage")) == 1, "asked once"
     finally:
-        for worker in workers:
-            if worker.returncode is None:
-                worker.terminate()
-                await worker.wait()
-        await api.stop()
+        await _stop(workers, api)
     written = log.read_text()
     assert "it is asked again at the next look" in written
     assert "Traceback" not in written
@@ -310,13 +306,7 @@ async def test_the_hosted_app_sends_a_due_check_in_with_that_workspaces_own_toke
         workers.append(first)
         assert (await install(base, "T0ALPHA")).startswith("200")
         # A runner there accepted a check-in 3 days and an hour ago; it falls due now.
-        seeded = SQLiteStore(path)
-        service = Conversations(content, seeded, timedelta(hours=24))
-        key = ConversationKey("slack", "T0ALPHA", "U0RUNNER")
-        then = datetime.now().astimezone() - timedelta(days=3, hours=1)
-        await _triage(service, key, CALM, then)
-        await service.handle(key, Event("answer", then, value="yes", fact="check_in"))
-        await seeded.close()
+        await seed_due_check_in(path, content, "T0ALPHA")
         second, _ = await start_worker(api_url, f"sqlite:///{path}", log)  # looks at start
         workers.append(second)
         [(asked, token)] = [
@@ -325,12 +315,17 @@ async def test_the_hosted_app_sends_a_due_check_in_with_that_workspaces_own_toke
         assert token == installed_token("T0ALPHA"), "the workspace's own token, not none"
         assert asked["channel"] == "DU0RUNNER"
     finally:
-        for worker in workers:
-            if worker.returncode is None:
-                worker.terminate()
-                await worker.wait()
-        await api.stop()
+        await _stop(workers, api)
     assert "Traceback" not in log.read_text()
+
+
+async def _stop(workers: list[asyncio.subprocess.Process], api: SlackApi) -> None:
+    """Stop whatever workers a test left running, then the Slack double."""
+    for worker in workers:
+        if worker.returncode is None:
+            worker.terminate()
+            await worker.wait()
+    await api.stop()
 
 
 async def _calls(api: SlackApi, method: str, timeout: float = 10.0) -> list[Any]:

@@ -16,12 +16,12 @@ import pytest
 from adapters.discord import KneeClient, render
 from bot.content import Content, ContentSource
 from bot.conversations import Conversations
-from bot.model import Choice, ConversationKey, Event, Outcome, Question, Reply
+from bot.model import Choice, ConversationKey, Outcome, Question, Reply
 from bot.stores import Store, open_store
 from tests.conftest import CONSTANTS
 from tests.discord_double import DM_CHANNEL, GUILD, DiscordApi, Gateway, check_discord_limits
+from tests.test_check_ins import accept_check_in
 from tests.test_slack import ANSWERS, terminal_outcome
-from tests.test_transcripts import CALM
 
 
 @dataclass
@@ -231,13 +231,7 @@ async def test_a_check_in_discord_cannot_take_now_is_asked_at_the_next_look(
     service = Conversations(content, bot.store, timedelta(hours=24))
     key = ConversationKey("discord", GUILD, bot.gateway.runner)
     then = datetime.now().astimezone() - timedelta(days=3, hours=1)
-    replies = await service.handle(key, Event("answer", then, value="start"))
-    while replies[0].outcome is None:
-        answer = CALM[str(replies[-1].question.fact if replies[-1].question else None)]
-        replies = await service.handle(
-            key, Event("answer", then, value=tuple(answer) if isinstance(answer, list) else answer)
-        )
-    await service.handle(key, Event("answer", then, value="yes", fact="check_in"))
+    await accept_check_in(service, key, then)
     opening = ("POST", "/api/v10/users/@me/channels")
     bot.api.fail_once(*opening, 503)
     await bot.restart()  # looks at once, meets the 503
@@ -265,13 +259,7 @@ async def test_a_check_in_asked_in_the_dm_keeps_its_servers_settings_and_numbers
     service = Conversations(content, bot.store, timedelta(hours=24))
     key = ConversationKey("discord", GUILD, bot.gateway.runner)
     then = now - timedelta(days=3, hours=1)
-    replies = await service.handle(key, Event("answer", then, value="start"))
-    while replies[0].outcome is None:
-        answer = CALM[str(replies[-1].question.fact if replies[-1].question else None)]
-        replies = await service.handle(
-            key, Event("answer", then, value=tuple(answer) if isinstance(answer, list) else answer)
-        )
-    await service.handle(key, Event("answer", then, value="yes", fact="check_in"))
+    await accept_check_in(service, key, then)
     await bot.restart()
     asked = await bot.api.until(
         lambda: next((m for m in bot.api.messages() if "How is your knee" in m.get("content", "")), None),
@@ -292,14 +280,7 @@ async def test_a_due_check_in_arrives_as_a_dm(bot: Discord, content: Content) ->
     service = Conversations(content, bot.store, timedelta(hours=24))
     key = ConversationKey("discord", GUILD, bot.gateway.runner)
     then = datetime.now().astimezone() - timedelta(days=3, hours=1)
-    replies = await service.handle(key, Event("answer", then, value="start"))
-    while replies[0].outcome is None:
-        fact = replies[-1].question.fact if replies[-1].question else None
-        answer = CALM[str(fact)]
-        replies = await service.handle(
-            key, Event("answer", then, value=tuple(answer) if isinstance(answer, list) else answer)
-        )
-    await service.handle(key, Event("answer", then, value="yes", fact="check_in"))
+    await accept_check_in(service, key, then)
     await bot.restart()  # a process that starts after the check-in fell due
     await bot.api.until(
         lambda: any("How is your knee" in m.get("content", "") for m in bot.api.messages()), "the DM"
