@@ -316,6 +316,9 @@ class LanguageFile(_Spec):
     count_words: tuple[str, ...] = ()
     """After a count of runs, which is not a distance (`5 runs of 8k`)."""
     per_day: tuple[str, ...] = ()
+    usual: tuple[str, ...] = ()
+    """Beside the figure a runner gives as their usual one (`usually 20`, `20 normally`): asked for
+    a usual week, it counts over another said with it (`zero lately`)."""
     painless: tuple[str, ...] = ()
     """`no pain`, `doesnt hurt`: what a runner says of something that does not hurt."""
     painful: tuple[str, ...] = ()

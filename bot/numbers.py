@@ -69,6 +69,23 @@ def after_correction(text: str, language: Language) -> str:
     return rest if re.search(r"\d|[a-z]{3}", rest) else text
 
 
+def usual_part(text: str, language: Language) -> str:
+    """`zero lately, usually 20`, `20 normally but 0 now`: the usual figure's part of the text
+    (the number just before the last usual word, or else the one after it); all of it if none."""
+    found = None
+    for word in language.usual:
+        for match in re.finditer(r"(?<![\w'])" + re.escape(word) + r"(?![\w'])", text):
+            if found is None or match.end() > found.end():
+                found = match
+    if found is None:
+        return text
+    before = re.search(r"(\d[\d.]*(?:\s+[a-z]+)?)\s*$", text[: found.start()])  # `20 miles usually`
+    if before:
+        return before.group(1)
+    after = text[found.end() :].strip()
+    return after if re.match(r"\D{0,20}?\d", after) else text
+
+
 def tokens_of(text: str, language: Language) -> list[str]:
     """`twenty one` -> `21`, `treinta y cinco` -> `35`, `4 hundred` -> `400`, `a week` -> `1 week`,
     `un cinco` -> `5`; every other word unchanged."""

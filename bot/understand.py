@@ -565,6 +565,8 @@ def _number(
         if normalise(text) in special.by_phrase or squeeze(text, language) in special.by_phrase:
             return Understood(special.by_phrase.get(text) or special.by_phrase[squeeze(text, language)], True)
     text = numbers.after_correction(text, language)
+    if spec.number.weekly:  # the question asks for a usual week
+        text = numbers.usual_part(text, language)
     number: float | None = None
     sure = True
     if kind in ("days_ago", "days_ahead"):
