@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-from bot.content import Content, locales, with_club
+from bot.content import CLUB_TEXT, ClubText, Content, locales, with_club
 from bot.errors import ConflictError
 from bot.stores import Store
 
@@ -33,10 +33,10 @@ _AUDIT_KEPT = 100
 _UNITS = ("miles", "km")
 
 
-def _fail(text: str, message: str) -> PydanticCustomError:
-    """A field's problem: `text` names the content's words for it (`club:<text>`), `message` is
-    the same in English, for when no content is at hand."""
-    return PydanticCustomError(f"club:{text}", message)
+def _fail(text: ClubText) -> PydanticCustomError:
+    """A field's problem, named by the content's words for it (`club:<text>`); its message is the
+    English default, for when no content is at hand."""
+    return PydanticCustomError(f"club:{text}", CLUB_TEXT[text])
 
 
 class ClubSettings(BaseModel):
@@ -55,9 +55,9 @@ class ClubSettings(BaseModel):
     @classmethod
     def _name(cls, value: str) -> str:
         if len(value) > 80:
-            raise _fail("too_long", "Keep it to 80 characters or fewer.")
+            raise _fail("too_long")
         if any(c in value for c in "<>*_`[]\n"):
-            raise _fail("plain_text", "Use letters, numbers and ordinary punctuation only.")
+            raise _fail("plain_text")
         return value
 
     @field_validator("booking_link")
@@ -67,18 +67,16 @@ class ClubSettings(BaseModel):
             return value
         parts = urlsplit(value)
         if parts.scheme != "https" or not parts.netloc or "." not in parts.netloc or " " in value:
-            raise _fail("https_link", "Give a full https:// link, like https://physio.example.com/book.")
+            raise _fail("https_link")
         if len(value) > 300 or any(c in value for c in "<>()|"):
-            raise _fail("bad_link", "That link is too long or has characters a link cannot have.")
+            raise _fail("bad_link")
         return value
 
     @field_validator("emergency_number")
     @classmethod
     def _emergency(cls, value: str) -> str:
         if value and not (value.isascii() and value.isdigit() and 2 <= len(value) <= 8):
-            raise _fail(
-                "digits_only", "Give the number runners dial, digits only, like 911, 999, 112 or 000."
-            )
+            raise _fail("digits_only")
         return value
 
     @field_validator("unit")
@@ -86,7 +84,7 @@ class ClubSettings(BaseModel):
     def _unit(cls, value: str) -> str:
         value = value.lower()
         if value and value not in _UNITS:
-            raise _fail("miles_or_km", "Choose miles or km.")
+            raise _fail("miles_or_km")
         return value
 
     @field_validator("language")
@@ -94,9 +92,7 @@ class ClubSettings(BaseModel):
     def _language(cls, value: str) -> str:
         value = value.lower()
         if value and value not in locales():
-            raise _fail(
-                "known_language", f"Choose one of the languages kneebot speaks: {', '.join(locales())}."
-            )
+            raise _fail("known_language")
         return value
 
     def values(self) -> dict[str, str]:

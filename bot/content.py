@@ -34,8 +34,10 @@ from bot.expressions import (
 from bot.yamlfile import Lines, line_of, load_yaml
 
 __all__ = [
+    "CLUB_TEXT",
     "Advice",
     "ChoiceSpec",
+    "ClubText",
     "CommandName",
     "Content",
     "ContentSource",
@@ -177,7 +179,8 @@ _HOME = (
     "tips for your running.\n\nYour answers are kept for {{ retention_hours }} hours so you can "
     "carry on later, then deleted; `/knee forget` deletes them at once."
 )
-_CLUB_TEXT: dict[ClubText, str] = {
+CLUB_TEXT: dict[ClubText, str] = {
+    # The words of the club settings form when content has none: English.
     "start": "Start a check",
     "settings": "Club settings",
     "topics": "Topics anyone can look up",
@@ -238,7 +241,7 @@ class MessagesFile(_Spec):
     help: str
     home: str = _HOME
     """What kneebot does and keeps, on an app's home page (Slack's App Home)."""
-    club: dict[ClubText, str] = _CLUB_TEXT
+    club: dict[ClubText, str] = CLUB_TEXT
     """Words of the club settings form an admin fills in, and of its buttons."""
 
 

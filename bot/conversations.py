@@ -238,9 +238,7 @@ class Conversations:
                     return False
                 due = at.timestamp()
                 back = state.evolve(after=None, due=due)
-                ttl = (
-                    max(60.0, state.kept_until - due) if state.kept_until else self.retention.total_seconds()
-                )
+                ttl = self._time_left(state, due)
                 if await self.store.compare_and_set(str(key), stored.version, back.to_json(), ttl):
                     await self.store.schedule(str(key), due)
                     return True
@@ -254,16 +252,17 @@ class Conversations:
         state = self._decode(stored.data) if stored else None
         if stored is None or state is None:
             return False
-        ttl = (
-            max(60.0, state.kept_until - at.timestamp())
-            if state.kept_until
-            else self.retention.total_seconds()
-        )
+        ttl = self._time_left(state, at.timestamp())
         moved = state.evolve(club=state.club or club_of(source))  # its club goes with it
         if not await self.store.compare_and_set(str(target), None, moved.to_json(), ttl):
             return False
         await self.store.delete(str(source))
         return True
+
+    def _time_left(self, state: State, now: float) -> float:
+        """Seconds a stored conversation has left as of `now` (a minute at least), when it is
+        written again without a turn: what its last save gave it, or the retention."""
+        return max(60.0, state.kept_until - now) if state.kept_until else self.retention.total_seconds()
 
     def _decode(self, data: str) -> State | None:
         try:

@@ -163,6 +163,7 @@ def _prepare(content: Content) -> _Prepared:
                         for accepted in (False, True)
                     }
                 )
+    labels = {name: {c.value: c.label for c in spec.choices} for name, spec in content.facts.items()}
     return _Prepared(
         base={**content.constants, **dict.fromkeys(FACTS, UNKNOWN)},
         numbers=frozenset(name for name, contract in FACTS.items() if contract.kind == "number"),
@@ -171,14 +172,14 @@ def _prepare(content: Content) -> _Prepared:
         steps=tuple((item.ask, item.when) for item in content.steps),
         questions=questions,
         asked=asked,
-        labels={name: {c.value: c.label for c in spec.choices} for name, spec in content.facts.items()},
+        labels=labels,
         controls=controls,
         advice=tuple(sorted(content.advice, key=lambda item: -item.priority)),
         summaries=tuple(
             (
                 item.ask,
                 content.facts[item.ask].summary,
-                {c.value: c.label for c in content.facts[item.ask].choices},
+                labels[item.ask],
                 content.templates.get(f"display:{item.ask}"),
             )
             for item in content.steps

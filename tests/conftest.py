@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bot.content import Content, default_content_dir, load_content
 from tests.redis_server import RedisClusterServers, RedisServer
 from tests.transcript import Bot
+
+if TYPE_CHECKING:
+    from tests.slack_double import SlackApi
 
 # Tuesday 24 November 2026, noon UTC: the fixed "now" of in-process tests.
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -65,3 +69,14 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[SlackApi]:
+    """A Slack Web API double on 127.0.0.1, started and stopped around one test."""
+    from tests.slack_double import SlackApi  # only the tests that ask for it load Slack's SDK
+
+    double = SlackApi()
+    await double.start()
+    yield double
+    await double.stop()

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from adapters.slack import mrkdwn
 from bot import engine
@@ -45,14 +42,6 @@ def script(content: Content, answers: dict[str, Any]) -> tuple[list[str], str]:
         typed.append(text)
         result = engine.step(content, result.state, Event("text", NOW, text=text))
     return typed, result.replies[-1].text
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[SlackApi]:
-    double = SlackApi()
-    await double.start()
-    yield double
-    await double.stop()
 
 
 def posts_to(api: SlackApi, user: str) -> list[str]:

@@ -10,7 +10,6 @@ import json
 import re
 import signal
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -29,14 +28,6 @@ from tests.slack_double import (
 
 A, B = "T0ALPHA", "T0BRAVO"
 DEFAULT = "911 (US), 999 (UK) or 112 (EU)"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[SlackApi]:
-    double = SlackApi()
-    await double.start()
-    yield double
-    await double.stop()
 
 
 async def start_worker(api_url: str, store: str, log: Path) -> tuple[asyncio.subprocess.Process, str]:
