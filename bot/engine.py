@@ -22,7 +22,15 @@ from jinja2 import TemplateSyntaxError
 
 from bot.content import Advice, CommandName, Content, Rule
 from bot.contract import FACTS
-from bot.expressions import UNKNOWN, Condition, Special, Template, names_in
+from bot.expressions import (
+    UNKNOWN,
+    Condition,
+    FactCondition,
+    Special,
+    Template,
+    compile_fact_condition,
+    names_in,
+)
 from bot.lookup import lookup
 from bot.model import Choice, Event, FactValue, Outcome, Question, Reply, State
 from bot.understand import Misunderstood, normalise, understand, understand_value
@@ -109,12 +117,14 @@ class _Prepared:
     """What every turn needs from one content, worked out once and kept on that content."""
 
     base: dict[str, Any]
-    """The settings and every fact as not known yet: each turn's context starts as a copy."""
+    """The settings and every fact as not known yet: a context starts as a copy."""
+    settings: dict[str, Any]
     numbers: frozenset[str]
-    urgent: tuple[Rule, ...]
-    urgent_naming: dict[str, tuple[Rule, ...]]
+    urgent: tuple[tuple[Rule, FactCondition], ...]
+    """The urgent rules, each with its condition over (facts, settings)."""
+    urgent_naming: dict[str, tuple[tuple[Rule, FactCondition], ...]]
     """The urgent rules whose condition names each fact, in order."""
-    steps: tuple[tuple[str, Condition | None], ...]
+    steps: tuple[tuple[str, FactCondition | None], ...]
     """The flow: each fact to ask and when."""
     questions: dict[tuple[str, bool], tuple[Template, Question]]
     """Each fact's question text and question, without and with a `back` control."""
@@ -141,10 +151,14 @@ def _prepared(content: Content) -> _Prepared:
 
 
 def _prepare(content: Content) -> _Prepared:
-    urgent = tuple(rule for rule in content.rules if rule.level == "urgent")
-    naming: dict[str, tuple[Rule, ...]] = {}
-    for fact in FACTS:
-        naming[fact] = tuple(rule for rule in urgent if fact in _names(rule))
+    base = {**content.constants, **dict.fromkeys(FACTS, UNKNOWN)}
+    numbers = frozenset(name for name, contract in FACTS.items() if contract.kind == "number")
+    urgent = tuple(
+        (rule, _over_facts(rule.when, rule.where.source, base, numbers))
+        for rule in content.rules
+        if rule.level == "urgent"
+    )
+    naming = {fact: tuple(item for item in urgent if fact in _names(item[0])) for fact in FACTS}
     everything = tuple(content.messages.controls.items())
     controls = (tuple(item for item in everything if item[0] != "back"), everything)
     questions: dict[tuple[str, bool], tuple[Template, Question]] = {}
@@ -165,11 +179,15 @@ def _prepare(content: Content) -> _Prepared:
                 )
     labels = {name: {c.value: c.label for c in spec.choices} for name, spec in content.facts.items()}
     return _Prepared(
-        base={**content.constants, **dict.fromkeys(FACTS, UNKNOWN)},
-        numbers=frozenset(name for name, contract in FACTS.items() if contract.kind == "number"),
+        base=base,
+        settings=dict(content.constants),
+        numbers=numbers,
         urgent=urgent,
         urgent_naming=naming,
-        steps=tuple((item.ask, item.when) for item in content.steps),
+        steps=tuple(
+            (item.ask, item.when and _over_facts(item.when, item.where.source, base, numbers))
+            for item in content.steps
+        ),
         questions=questions,
         asked=asked,
         labels=labels,
@@ -186,6 +204,21 @@ def _prepare(content: Content) -> _Prepared:
         ),
         unit=str(content.constants.get("unit", "miles")),
     )
+
+
+_FACT_NAMES = frozenset(FACTS)
+
+
+def _over_facts(when: Condition, source: str, base: dict[str, Any], numbers: frozenset[str]) -> FactCondition:
+    """`when` as a condition over (facts, settings), so a turn need not build a context to check
+    it; one that runs in the sandbox (or whose source is not at hand) gets its context built."""
+    try:
+        compiled = compile_fact_condition(source, _FACT_NAMES, numbers) if source else None
+    except TemplateSyntaxError:
+        compiled = None
+    if compiled is not None:
+        return compiled
+    return lambda facts, settings: when(_merged(base, numbers, facts))
 
 
 def _names(rule: Rule) -> frozenset[str]:
@@ -388,36 +421,34 @@ def _advance(
     `update` is the caller's fresh dict, which this takes over).
 
     `answered` names the fact just taken, when only the urgent rules naming it need checking.
-    The context (settings and every fact) is built only once something reads it: a turn whose
-    answer no urgent rule names, whose next step has no condition and whose question text
-    depends on the settings alone does without.
+    The urgent rules and the flow's conditions read the facts and the settings as they are; the
+    context (settings and every fact in one dict) is built only for a text that reads it or for
+    the outcome.
     """
     prepared = _prepared(content)
     update = {} if update is None else update
     facts: Mapping[str, FactValue] = update.get("facts", state.facts)
-    context: dict[str, Any] | None = None
+    settings = prepared.settings
     urgent = prepared.urgent if answered is None else prepared.urgent_naming.get(answered, prepared.urgent)
-    if urgent:
-        context = _context_in(prepared, facts)
-        fired = _first_holding(urgent, context)
-        if fired is not None:
-            return after.conclude(content, _finish(content, state, fired, context, before, update, accepted))
+    for rule, holds in urgent:
+        try:
+            fired = holds(facts, settings)
+        except Exception:
+            fired = _holds(rule, _context_in(prepared, facts))
+        if fired:
+            context = _context_in(prepared, facts)
+            return after.conclude(content, _finish(content, state, rule, context, before, update, accepted))
     for ask, when in prepared.steps:
-        if ask in facts:
+        if ask in facts or (when is not None and not when(facts, settings)):
             continue
-        if when is not None:
-            if context is None:
-                context = _context_in(prepared, facts)
-            if not when(context):
-                continue
         update["asking"], update["content"] = ask, content.version
         asked = state.evolve(update)
         back = bool(facts) or asked.pending is not None  # as _can_go_back(asked)
         reply = None if before else prepared.asked.get((ask, back, accepted))
         if reply is None:
-            reply = _question(content, ask, context or _context_in(prepared, facts), before, back, accepted)
+            reply = _question(content, ask, _context_in(prepared, facts), before, back, accepted)
         return Step(asked, (reply,))
-    context = context or _context_in(prepared, facts)
+    context = _context_in(prepared, facts)
     rule = after.at_least(content, state, _decide(content, context))
     return after.conclude(content, _finish(content, state, rule, context, before, update, accepted))
 
@@ -524,10 +555,14 @@ def _context(content: Content, facts: Mapping[str, FactValue]) -> dict[str, Any]
 
 
 def _context_in(prepared: _Prepared, facts: Mapping[str, FactValue]) -> dict[str, Any]:
-    context = {**prepared.base, **facts}
-    if len(context) != len(prepared.base):  # a fact this content does not know: leave it out
-        context = {**prepared.base, **{name: value for name, value in facts.items() if name in FACTS}}
-    for name in prepared.numbers:
+    return _merged(prepared.base, prepared.numbers, facts)
+
+
+def _merged(base: dict[str, Any], numbers: frozenset[str], facts: Mapping[str, FactValue]) -> dict[str, Any]:
+    context = {**base, **facts}
+    if len(context) != len(base):  # a fact this content does not know: leave it out
+        context = {**base, **{name: value for name, value in facts.items() if name in FACTS}}
+    for name in numbers:
         value = context[name]
         if value.__class__ is str:  # a word in place of a number (`none`), not yet a Special
             context[name] = Special(value)

@@ -35,10 +35,12 @@ from jinja2.sandbox import SandboxedEnvironment
 __all__ = [
     "UNKNOWN",
     "Condition",
+    "FactCondition",
     "Special",
     "Template",
     "compared_values",
     "compile_condition",
+    "compile_fact_condition",
     "compile_template",
     "names_in",
     "parse_condition",
@@ -219,19 +221,57 @@ def compile_condition(source: str) -> Condition:
     of a microsecond rather than a new Jinja2 context per call. Anything else runs in the sandbox
     as it is.
     """
-    output = _parse(source, True).body[0]
-    python = _python(output.nodes[0]) if isinstance(output, nodes.Output) and len(output.nodes) == 1 else None
-    if python is not None:
-        # Only what _python wrote is run: look-ups, constants, operators, `bool` and the tests.
-        code = compile(f"lambda c: bool({python})", "<condition>", "eval")
-        function: Condition = eval(code, {"__builtins__": {"bool": bool}, "tests": _TESTS})
-        return function
+    function = _written_condition(source, _Writer(template=False))
+    if function is not None:
+        return function  # type: ignore[no-any-return]
     expression = _env.compile_expression(source, undefined_to_none=False)
 
     def evaluate(context: Mapping[str, Any]) -> bool:
         return bool(expression(**context))
 
     return evaluate
+
+
+FactCondition = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+
+
+@lru_cache(maxsize=1024)
+def compile_fact_condition(
+    source: str, facts: frozenset[str], numbers: frozenset[str]
+) -> FactCondition | None:
+    """A condition over the facts known so far and the settings, given as two mappings, as the
+    engine checks one on every turn without merging them into a context first. It answers as
+    `compile_condition`'s would on the merged context: a name in `facts` that the first mapping
+    lacks is UNKNOWN, a word given for one of the `numbers` is a `Special`, any other name is a
+    setting. None for a condition that runs in the sandbox, which needs the whole context.
+    Raises TemplateSyntaxError.
+    """
+    return _written_condition(source, _Writer(template=False, facts=facts, numbers=numbers))  # type: ignore[no-any-return]
+
+
+def _written_condition(source: str, writer: _Writer) -> Any:
+    """The plain Python function for a condition, written by `writer`, or None.
+
+    Jinja2 compiles the nodes the writer takes to the same Python operators (a chain of
+    comparisons stays a chain), so the function answers exactly as the sandbox would.
+    """
+    output = _parse(source, True).body[0]
+    if not (isinstance(output, nodes.Output) and len(output.nodes) == 1):
+        return None
+    try:
+        python = writer.expression(output.nodes[0])
+    except _Refused:
+        return None
+    arguments = "c" if writer.facts is None else "f, s"
+    # Only what the writer wrote is run: look-ups, constants, operators, `bool` and the tests.
+    code = compile(f"lambda {arguments}: bool({python})", "<condition>", "eval")
+    names = {"__builtins__": {"bool": bool}, "tests": _TESTS, "U": UNKNOWN, "number": _as_number}
+    return eval(code, names)
+
+
+def _as_number(value: Any) -> Any:
+    """A number fact's value as a context holds it: a word (`none`) as a Special."""
+    return Special(value) if value.__class__ is str else value
 
 
 _OPERATORS = {
@@ -282,8 +322,14 @@ class _Writer:
     the content, which only reaches it through `repr`.
     """
 
-    def __init__(self, template: bool) -> None:
+    def __init__(
+        self, template: bool, facts: frozenset[str] | None = None, numbers: frozenset[str] = frozenset()
+    ) -> None:
         self.template = template
+        self.facts = facts
+        """For a condition over (facts, settings): the names that are facts, and of those the
+        `numbers`; None for one over a single context."""
+        self.numbers = numbers
         self.scopes: list[dict[str, str]] = [{}]
         """Template names bound in the function (`set`, loop targets) to their Python locals."""
         self.read: set[str] = set()
@@ -298,7 +344,11 @@ class _Writer:
 
     def _name(self, name: str) -> str:
         if not self.template:
-            return f"c[{name!r}]"
+            if self.facts is None:
+                return f"c[{name!r}]"
+            if name in self.numbers:
+                return f"number(f.get({name!r}, U))"
+            return f"f.get({name!r}, U)" if name in self.facts else f"s[{name!r}]"
         if name in _SPECIAL_NAMES:
             raise _Refused(name)
         for scope in reversed(self.scopes):
@@ -463,18 +513,6 @@ class _Writer:
         self.scopes.append(scope)
         self.statements(node.body, depth + 1)
         self.scopes.pop()
-
-
-def _python(node: nodes.Node) -> str | None:
-    """Python source for a condition made of the call-free part of Jinja2's expressions, or None.
-
-    Jinja2 compiles these nodes to the same Python operators (a chain of comparisons stays a
-    chain), so the function answers exactly as the sandbox would.
-    """
-    try:
-        return _Writer(template=False).expression(node)
-    except _Refused:
-        return None
 
 
 def compile_template(source: str) -> Template:

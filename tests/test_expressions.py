@@ -31,6 +31,7 @@ from bot.expressions import (
     Template,
     _distance,
     compile_condition,
+    compile_fact_condition,
     compile_template,
     names_in,
 )
@@ -120,6 +121,45 @@ def test_compiled_conditions_agree_with_the_sandbox(source: str, context: dict[s
     assert fast.__code__.co_filename == "<condition>", f"{source!r} should run as plain Python"
     expected = _outcome(lambda: bool(slow(**context)))
     assert _outcome(lambda: fast(context)) == expected, (source, context)
+
+
+EVERY_FACT = frozenset(FACTS)
+NUMBER_FACTS = frozenset(name for name, fact in FACTS.items() if fact.kind == "number")
+# As a store gives them back: a word in a number fact is a plain str, half the time here.
+STORED = st.fixed_dictionaries(
+    {
+        name: st.one_of(st.sampled_from(_pool(name)), st.sampled_from(["none", "unsure", "injury"]))
+        if name in NUMBER_FACTS
+        else st.sampled_from(_pool(name))
+        for name in NAMES
+    }
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(CONDITIONS, STORED)
+def test_conditions_over_the_facts_answer_as_over_the_whole_context(
+    source: str, drawn: dict[str, Any]
+) -> None:
+    """What a turn checks without building a context (the facts known so far, as stored, and the
+    settings) answers as the condition does on the context the engine would build."""
+    try:
+        whole = compile_condition(source)
+    except TemplateSyntaxError:
+        return
+    over_facts = compile_fact_condition(source, EVERY_FACT, NUMBER_FACTS)
+    assert over_facts is not None, f"{source!r} should run as plain Python"
+    # Stored facts are plain JSON values (a word in a number fact is a str); unknown ones are absent.
+    facts = {
+        name: str(value) if isinstance(value, Special) else value
+        for name, value in drawn.items()
+        if name in FACTS and value is not UNKNOWN
+    }
+    contents, _ = _shipped()
+    settings_ = {**contents[0].constants, "level": drawn["level"]}
+    context = {**engine.context(contents[0], facts), "level": drawn["level"]}
+    expected = _outcome(lambda: whole(context))
+    assert _outcome(lambda: over_facts(facts, settings_)) == expected, (source, facts)
 
 
 def test_a_condition_beyond_plain_operators_stays_in_the_sandbox() -> None:
