@@ -172,15 +172,15 @@ class State:
     def evolve(self, changes: Mapping[str, Any] | None = None, /, **more: Any) -> State:
         """A copy with some fields changed, given as a mapping or by name (the values are not
         checked again: they are the engine's own)."""
-        if more:
-            changes = {**changes, **more} if changes else more
-        copied = object.__new__(State)
-        kept = copied.__dict__
-        kept.update(self.__dict__)
+        kept = self.__dict__.copy()
         if changes:
-            if not changes.keys() <= _STATE_FIELDS:
-                raise TypeError(f"State has no field {sorted(changes.keys() - _STATE_FIELDS)[0]!r}")
             kept.update(changes)
+        if more:
+            kept.update(more)
+        if len(kept) != len(_STATE_FIELDS):  # a name that is not a field was added
+            raise TypeError(f"State has no field {sorted(kept.keys() - _STATE_FIELDS)[0]!r}")
+        copied = object.__new__(State)
+        _set(copied, "__dict__", kept)  # a frozen dataclass's own way round its __setattr__
         return copied
 
     def to_json(self) -> str:
@@ -194,6 +194,7 @@ class State:
 
 
 _STATE_FIELDS = frozenset(item.name for item in fields(State))
+_set = object.__setattr__
 
 
 @cache
