@@ -133,8 +133,10 @@ def understand_value(spec: FactSpec, contract: FactContract, value: Answer) -> R
     if spec.kind == "multi":
         picked = (value,) if isinstance(value, str) else value
         if isinstance(picked, tuple) and picked and spec.values.issuperset(picked):
-            return Understood(_tidy_multi(spec, set(picked)))
+            return Understood(list(picked) if len(picked) == 1 else _tidy_multi(spec, set(picked)))
         return None
+    if value.__class__ is int and contract.low <= value <= contract.high:
+        return Understood(value)  # a whole number in range, the usual pick, as it is
     if isinstance(value, bool):
         return Misunderstood("unclear")
     if isinstance(value, int | float):
