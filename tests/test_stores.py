@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import pytest
 from bot.content import Content
 from bot.conversations import Conversations
 from bot.errors import ConfigError
-from bot.model import ConversationKey, Event
+from bot.model import ConversationKey, Event, State
 from bot.stores import Store, open_store
 from tests.conftest import NOW
 
@@ -178,6 +179,23 @@ async def test_state_holds_facts_not_text(store: Store, content: Content) -> Non
     assert stored is not None
     assert "zebra" not in stored.data
     assert '"onset":"gradual"' in stored.data
+
+
+def test_a_state_copy_changes_only_what_it_names_and_reads_back_from_json() -> None:
+    state = State(facts={"onset": "gradual"}, asking="age", content="v1", started=1.0)
+    moved = state.evolve({"asking": "symptoms"}, updated=2.0)
+    assert (moved.asking, moved.updated, moved.facts, moved.started) == (
+        "symptoms",
+        2.0,
+        {"onset": "gradual"},
+        1.0,
+    )
+    assert (state.asking, state.updated) == ("age", 0.0), "the original is left as it was"
+    with pytest.raises(TypeError, match="no field 'askng'"):
+        state.evolve(askng="symptoms")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        moved.asking = "age"  # type: ignore[misc]
+    assert State.from_json(moved.to_json()) == moved
 
 
 def test_sqlite_purges_expired_rows(tmp_path: Path) -> None:
