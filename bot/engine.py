@@ -508,8 +508,9 @@ def _finish(
     shown = chosen[: content.advice_shown]
     more = list(dict.fromkeys(f"`{topic}`" for _, _, topic in chosen[content.advice_shown :] if topic))
     advice = tuple(f"**{title}:** {text}" for title, text, _ in chosen)
+    shown_in = dict(context)  # one copy for every number the summary shows, not one each
     summary = tuple(
-        (label, _shown(labels, display, facts[fact], context))
+        (label, _shown(labels, display, facts[fact], shown_in))
         for fact, label, labels, display in prepared.summaries
         if fact in facts
     )
@@ -602,19 +603,24 @@ def display(content: Content, fact: str, value: FactValue, facts: Mapping[str, F
     return _display(content, fact, value, _context(content, facts))
 
 
-def _display(content: Content, fact: str, value: FactValue, context: Mapping[str, Any]) -> str:
-    """How an answer reads back to the runner; `context` is the turn's, with every fact."""
+def _display(content: Content, fact: str, value: FactValue, context: dict[str, Any]) -> str:
+    """How an answer reads back to the runner; `context` is a fresh one, with every fact."""
     return _shown(_prepared(content).labels[fact], content.templates.get(f"display:{fact}"), value, context)
 
 
 def _shown(
-    labels: Mapping[str, str], display: Template | None, value: FactValue, context: Mapping[str, Any]
+    labels: Mapping[str, str], display: Template | None, value: FactValue, context: dict[str, Any]
 ) -> str:
+    """An answer as shown: by its choices' labels, or through the fact's display template with
+    `value` set in `context`, which is the caller's own to be written to."""
     if isinstance(value, list):
         return "; ".join(labels.get(v, v) for v in value)
     if isinstance(value, str):
         return labels.get(value, value)
-    return str(value) if display is None else display({**context, "value": value})
+    if display is None:
+        return str(value)
+    context["value"] = value
+    return display(context)
 
 
 def render_message(content: Content, name: str, **extra: Any) -> str:
