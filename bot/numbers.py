@@ -29,6 +29,7 @@ __all__ = [
     "read_distance_and_date",
     "score",
     "tokens_of",
+    "without_scale",
 ]
 
 _NUM = re.compile(r"-?\d+(?:\.\d+)?")
@@ -56,9 +57,11 @@ def drop(text: str, phrase: str) -> str:
 
 
 def after_correction(text: str, language: Language) -> str:
-    """`3 days, no wait, 5`: only what follows the last correction counts."""
+    """`3 days, no wait, 5`, `tuesday, no, wednesday`: only what follows the last correction counts."""
     cut = -1
-    for marker in language.corrections:
+    # A `no` set apart by commas, which `normalise` writes as `and`, corrects what came before it.
+    apart = (f"and {word} and" for word in language.no if word.isalpha())
+    for marker in (*language.corrections, *apart):
         # `no, espera, 5` reads as `no and espera and 5` once punctuation is a clause break.
         pattern = r"(?:\s+and)?\s+".join(map(re.escape, marker.split()))
         for match in re.finditer(r"(?<![\w'])" + pattern + r"(?![\w'])", text):
@@ -66,7 +69,23 @@ def after_correction(text: str, language: Language) -> str:
     if cut < 0:
         return text
     rest = text[cut:].strip()
-    return rest if re.search(r"\d|[a-z]{3}", rest) else text
+    if not re.search(r"\d|[a-z]{3}", rest):
+        return text
+    units = language.duration_units.keys() | language.distance_units.keys()
+    said = re.findall(r"\d+(?:[.,]\d+)?\s*([^\W\d]+)", text[:cut])
+    unitless = re.search(r"\d", rest) and not units & set(re.findall(r"[^\W\d]+", rest))
+    if said and said[-1] in units and unitless:
+        # `3 weeks, no wait, 2`: the number said again keeps the unit it corrects.
+        rest = re.sub(r"(\d+(?:[.,]\d+)?)(?!.*\d)", rf"\1 {said[-1]}", rest, count=1)
+    return rest
+
+
+def without_scale(text: str, language: Language) -> str:
+    """`on a scale of 1 to 10, a 5`, `del 1 al 10 un 5`: the scale named beside a score is not
+    the score. Left as it is when the scale is all there is."""
+    joiners = "|".join(map(re.escape, sorted(language.range_words, key=len, reverse=True)))
+    rest = re.sub(rf"(?<![\w.,])[01]\s*(?:{joiners})\s*10(?![\w.,])", " ", text)
+    return rest if re.search(r"\d", rest) else text
 
 
 def usual_part(text: str, language: Language) -> str:

@@ -302,7 +302,7 @@ def _choices(spec: FactSpec, language: Language, text: str, now: datetime, hedge
             text = re.sub(r"\d+", " ", text)
 
     text = _without_painless(spec, language, text)
-    scan = _scan(text, phrases, language)
+    scan = _scan(text, phrases, language, listing=spec.kind == "multi")
     stated = set(scan.stated) | aged
     if not stated:
         measured = _race_distance(spec, language, text)
@@ -340,6 +340,8 @@ def _choices(spec: FactSpec, language: Language, text: str, now: datetime, hedge
             return Misunderstood("unclear")  # `no, but also no to that`: said and unsaid
         return Understood(value, from_text=True)
 
+    if not stated and "none" in scan.denied:
+        return Misunderstood("unclear")  # `not fine`, `no estoy bien`
     if not stated and scan.denied and "none" in values:
         stated = {"none"}
     if not stated or (stated <= {"none"} and scan.leftover):
@@ -424,12 +426,13 @@ def _by_index(text: str, count: int, language: Language) -> list[int] | None:
     return picks if all(0 <= i < count for i in picks) else None
 
 
-def _scan(text: str, phrases: _Phrases, language: Language) -> _Scan:
+def _scan(text: str, phrases: _Phrases, language: Language, listing: bool = False) -> _Scan:
     """Find the choices a sentence states, those it only denies, and the words left unexplained.
 
     A negator denies the nearest option in its clause: the one after it (`no fever`, `not numb`)
     or, with none after it, the one before it (`calf isnt swollen`). A `no` that is an answer in
-    itself (`no, nothing`) denies what follows it in the clause too.
+    itself (`no, nothing`) denies what follows it in the clause too. In a list (`listing`), where
+    a `none` can lower the level, a casual `no` right before a word it negates is no answer.
     """
     words = text.split()
     starts = [m.start() for m in re.finditer(r"\S+", text)]
@@ -465,6 +468,25 @@ def _scan(text: str, phrases: _Phrases, language: Language) -> _Scan:
             # `la pantorrilla no esta hinchada`, `calf is fine`: after an option, a `no` or a
             # `fine` is about that option, not an answer of its own.
             (negators if said in language.negators else fine).append(first)
+            del spans[k]
+    spanned = {i: k for k, (first, last, _) in enumerate(spans) for i in range(first, last + 1)}
+    answers = set(language.filler) | language.negators | set(language.fine_words) | language.clause_breaks
+    for k in range(len(spans) - 1, -1, -1) if listing else ():
+        first, last, value = spans[k]
+        if not (value in negative and first == last and words[first] in language.negators):
+            continue
+        if words[first] not in phrases.bare:
+            continue
+        following = words[last + 1] if last + 1 < len(words) else "and"
+        then = spans[spanned[last + 1]] if last + 1 in spanned else None
+        if (then is None and following not in answers and following != "and") or (
+            then is not None
+            and then[2] == "none"
+            and any(word in language.fine_words for word in words[then[0] : then[1] + 1])
+        ):
+            # `no corro desde el lunes`: a `no` that negates the word after it says nothing about
+            # the list; `no estoy bien`, `not fine`: a `none` denied is no answer either.
+            negators.append(first)
             del spans[k]
     for first, last, _ in spans:
         for i in range(first, last + 1):
@@ -525,8 +547,9 @@ def _scan(text: str, phrases: _Phrases, language: Language) -> _Scan:
             and " ".join(words[prev_first : prev_last + 1]) in phrases.bare
             and clause(first) == clause(prev_last)
             and len(between) <= 3
+            and not _negative(words[first : spans[k][1] + 1], language)
         ):
-            denied_at.add(k)  # `no fever`, `nothing looks weird`
+            denied_at.add(k)  # `no fever`, `nothing looks weird`; not `no, I cant walk`
     stated: dict[str, bool] = {}
     denied: set[str] = set()
     for k, (first, last, value) in enumerate(spans):
@@ -544,6 +567,12 @@ def _scan(text: str, phrases: _Phrases, language: Language) -> _Scan:
     }
     leftover = [w for i, w in enumerate(words) if not covered[i] and w not in ignore and not w.isdigit()]
     return _Scan(stated, denied - set(stated), leftover, denied & set(stated), mostly)
+
+
+def _negative(words: list[str], language: Language) -> bool:
+    """An option said in the negative itself (`cant walk`, `no puedo apoyar`), which a `no`
+    before it agrees with rather than denies."""
+    return any(word in language.negators or word in language.cannot for word in words)
 
 
 def _lookup(said: str, phrases: _Phrases, language: Language) -> str:
@@ -576,7 +605,8 @@ def _number(
         if span is not None:
             number, sure = span.value, span.sure
     else:
-        tokens = numbers.tokens_of(text, language)
+        scored = text if kind == "miles" else numbers.without_scale(text, language)
+        tokens = numbers.tokens_of(scored, language)
         if any(_long(t) for t in tokens):
             return Misunderstood("out_of_range")
         if kind == "miles":
