@@ -306,6 +306,8 @@ class LanguageFile(_Spec):
     half_words: tuple[str, ...] = ()
     ago_today: tuple[str, ...] = ()
     """Phrases where `today` only says when they count from (`a fortnight ago today`)."""
+    day_parts: tuple[str, ...] = ()
+    """A time of the day, which says nothing of the day (`por la mañana`: not `mañana`, tomorrow)."""
     last_next: tuple[str, ...] = ()
     """`last week`, `next month`: one of the unit."""
     weekday_abbrev: dict[str, int] = {}

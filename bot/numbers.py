@@ -239,7 +239,7 @@ def days(text: str, language: Language, now: datetime, *, ahead: bool) -> Span |
         sure = sure and certain
     text = _strip_dates(text, language)
     # `a fortnight ago today`: the `today` only says when they are counting from.
-    for word in language.ago_today:
+    for word in (*language.ago_today, *language.day_parts):
         text = drop(text, word)
     for phrase, offset in sorted(language.relative_days.items(), key=lambda kv: -len(kv[0])):
         for match in re.finditer(r"(?<![\w'])" + re.escape(phrase) + r"(?![\w'])", text):
