@@ -538,7 +538,7 @@ def _nearest_day(today: date, day: int, ahead: bool) -> date | None:
 def distance(
     tokens: list[str], language: Language, unit: str, *, weekly: bool = False, said: str = ""
 ) -> float | None:
-    """A distance in miles: `300`, `1200 miles`, `500 km`, `2k miles`, `25-30` (the top), and for a
+    """A distance in miles: `300`, `1200 miles`, `500 km`, `2k miles`, `25-30` (27.5), and for a
     weekly figure `5 runs of about 8k` (40 km) or `5k a day`. A bare number is in the club's unit."""
     if weekly:
         runs = _runs(tokens, language)
@@ -578,10 +578,11 @@ def distance(
             return None  # a count of runs is not a distance
         # `4 days of 10k`, and `5 km a day, 6 days` (six days, not every day of the week)
         return float(tokens[counted[0]]) * miles_at(others[0])
-    first = numbers[0]
+    miles = miles_at(numbers[0])
     if len(numbers) >= 2 and all(t in language.range_words for t in tokens[numbers[0] + 1 : numbers[1]]):
-        first = max(numbers[:2], key=lambda i: float(tokens[i]))
-    miles = miles_at(first)
+        # `25-30 km`: the middle, in the unit said after the second number
+        low, high = float(tokens[numbers[0]]), float(tokens[numbers[1]])
+        miles = (low + high) / 2 * (miles_at(numbers[1]) / high) if high else 0.0
     if weekly and any(has(said or " ".join(tokens), p) for p in language.per_day):
         miles *= 7
     return miles
