@@ -233,7 +233,7 @@ def days(text: str, language: Language, now: datetime, *, ahead: bool) -> Span |
     today = now.date()
     found: list[float] = []
     sure = True
-    text = spell_days(after_correction(text, language), language)
+    text = _dated_weekdays(spell_days(after_correction(text, language), language), language)
     for when, certain in _dates(text, language, today, ahead):
         found.append(float((when - today).days if ahead else (today - when).days))
         sure = sure and certain
@@ -249,9 +249,12 @@ def days(text: str, language: Language, now: datetime, *, ahead: bool) -> Span |
         text = drop(text, phrase)
     names = "|".join(map(re.escape, (*language.weekdays, *language.weekday_abbrev)))
     weeks = "|".join(map(re.escape, language.week_words))
-    if names and weeks:  # `a week on saturday` is `saturday week`
+    if names and weeks:  # `a week on saturday` is `saturday week`, `a fortnight on sunday` two on
         text = re.sub(
-            rf"\b(?:a|1|one)\s+(?:{weeks})\s+(?:on|from|this|next)?\s*({names})s?\b", r"\1 week", text
+            rf"\b(?:a|1|one)\s+({weeks}|{'|'.join(map(re.escape, _fortnights(language)))})\s+"
+            rf"(?:on|from|this|next)?\s*({names})s?\b",
+            lambda m: f"{m[2]} {m[1]}",
+            text,
         )
     tokens = tokens_of(text, language)
     weekday = _weekday(tokens, language, today, ahead)
@@ -346,6 +349,11 @@ def _durations(tokens: list[str], language: Language) -> list[float]:
     return spans
 
 
+def _fortnights(language: Language) -> tuple[str, ...]:
+    """The words for two weeks (`fortnight`, `quincena`), from the language's duration units."""
+    return tuple(word for word, days in language.duration_units.items() if days == 14)
+
+
 def _weekday(tokens: list[str], language: Language, today: date, ahead: bool) -> float | None:
     names = {name: i for i, name in enumerate(language.weekdays)}
     names.update(dict(language.weekday_abbrev.items()))
@@ -357,8 +365,11 @@ def _weekday(tokens: list[str], language: Language, today: date, ahead: bool) ->
         gap = gap or 7
         # `saturday week`, `el sabado de la semana que viene`: the one after.
         later = tokens[index + 1 : index + 5]
-        if any(w in language.week_words for w in later) and not any(w in language.this_words for w in later):
-            gap += 7
+        if not any(w in language.this_words for w in later):
+            if any(w in _fortnights(language) for w in later):
+                gap += 14  # `sunday fortnight`
+            elif any(w in language.week_words for w in later):
+                gap += 7
         return float(gap)
     for phrase in language.weekend:
         if has(" ".join(tokens), phrase):
@@ -394,6 +405,21 @@ def _cut(text: str, spans: list[tuple[int, int, int, int]]) -> str:
     for start, end, *_ in sorted(spans, reverse=True):
         text = text[:start] + " " + text[end:]
     return text
+
+
+def _dated_weekdays(text: str, language: Language) -> str:
+    """`sunday the 6th`, `el domingo 6`, `sat 12th december`: a weekday named with a day of the
+    month is that date, not the coming weekday (`the 6th`, `el 6`)."""
+    weekdays = sorted((*language.weekdays, *language.weekday_abbrev), key=len, reverse=True)
+    names = "|".join(map(re.escape, weekdays))
+    markers = "|".join(map(re.escape, sorted(language.day_markers, key=len, reverse=True))) or "the"
+    units = "|".join(map(re.escape, (*language.duration_units, *language.distance_units)))
+    marker = language.day_markers[0] if language.day_markers else "the"
+    return re.sub(
+        rf"\b(?:{names})s?\s+(?:(?:{markers})\s+)?(\d{{1,2}}(?:st|nd|rd|th)?)\b(?!\s*(?:/|-)\s*\d)(?!\s*(?:{units})\b)",
+        rf"{marker} \1",
+        text,
+    )
 
 
 def _day_of_month(language: Language) -> re.Pattern[str]:
