@@ -275,6 +275,14 @@ class _Scan:
 
 
 def _choices(spec: FactSpec, language: Language, text: str, now: datetime, hedged: bool = False) -> Result:
+    if spec.kind == "single":
+        corrected = numbers.after_correction(text, language)
+        if corrected != text:
+            # `the half, no wait, the full`: the answer after the correction, unless it is a least
+            # cautious one (`twisted it, no wait, it crept up`), which is never taken over another.
+            fixed = _choices(spec, language, corrected, now, hedged)
+            if isinstance(fixed, Understood) and fixed.value not in _phrases(spec.choices, language).careful:
+                return fixed
     values = [choice.value for choice in spec.choices]
     picks = _by_index(text, len(values), language)
     if picks is not None:
