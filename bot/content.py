@@ -290,6 +290,8 @@ class LanguageFile(_Spec):
     """Before a year of birth (`born 1972`)."""
     spans: tuple[str, ...] = ()
     """Before a length of time, which is not an age (`running FOR forty years`)."""
+    irony: tuple[str, ...] = ()
+    """`🙄`, `yeah right`: beside the least cautious answer, a sign it is not meant (asked again)."""
     cannot: frozenset[str] = frozenset()
     """`cant`, `unable`: words that put an option in the negative without denying it (`cant walk`)."""
     corrections: tuple[str, ...] = ()

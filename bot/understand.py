@@ -123,7 +123,12 @@ def understand(
         return Misunderstood("unclear")  # `what do you mean by catching` asks, it does not answer
     if spec.kind == "number":
         return _number(spec, contract, language, said, now, unit)
-    return _choices(spec, language, said, now, hedged=text.rstrip().endswith("?"))
+    read = _choices(spec, language, said, now, hedged=text.rstrip().endswith("?"))
+    if isinstance(read, Understood) and _ironic(text, said, language):
+        picked = set(read.value) if isinstance(read.value, list) else {read.value}
+        if picked <= _phrases(spec.choices, language).careful:
+            return Misunderstood("unclear")  # `oh yeah loads better 🙄`: said with an eye-roll
+    return read
 
 
 def understand_value(spec: FactSpec, contract: FactContract, value: Answer) -> Result | None:
@@ -512,10 +517,10 @@ def _scan(text: str, phrases: _Phrases, language: Language, listing: bool = Fals
             denied_at.add(after[0])
             continue
         before = [k for k, (_, last, _) in enumerate(spans) if last < n and clause(last) == clause(n)]
-        if before and any(
-            w in language.negators for w in words[spans[before[-1]][0] : spans[before[-1]][1] + 1]
-        ):
-            continue  # `no puedo doblarla ni a 90`: a second negation stresses the first
+        if before and _negative(words[spans[before[-1]][0] : spans[before[-1]][1] + 1], language):
+            # `no puedo doblarla ni a 90`, `cant put weight through it without it folding`: a
+            # second negation stresses the first
+            continue
         if before and n - spans[before[-1]][1] <= 3:
             denied_at.add(before[-1])
             # `calf isnt swollen`: the words the denial is about are explained by it.
@@ -575,6 +580,15 @@ def _scan(text: str, phrases: _Phrases, language: Language, listing: bool = Fals
     }
     leftover = [w for i, w in enumerate(words) if not covered[i] and w not in ignore and not w.isdigit()]
     return _Scan(stated, denied - set(stated), leftover, denied & set(stated), mostly)
+
+
+def _ironic(text: str, said: str, language: Language) -> bool:
+    """An irony marker in the message: an emoji as typed, words as they read once normalised."""
+    for marker in language.irony:
+        words = normalise(marker)
+        if (marker in text) if not words else re.search(rf"(?<![\w]){re.escape(words)}(?![\w])", said):
+            return True
+    return False
 
 
 def _negative(words: list[str], language: Language) -> bool:
