@@ -3,7 +3,9 @@
 No phrase may be read in a way that lowers the triage level, in any corpus. The corpora written
 with the understanding code (`runners_*`) must be read right at least 90% of the time; the ones
 written apart from it (`heldout_*`, `fresh_*`) show how that generalises, and `found_*` holds
-every misreading once found, which must stay fixed. `kneebot content eval` prints the
+every misreading once found, which must stay fixed. `safety_*`, written apart and made hard
+(double negatives, irony, signs without their textbook words) on the facts that decide the level,
+are held to no unsafe reading only. `kneebot content eval` prints the
 same figures as a table.
 """
 
@@ -100,11 +102,13 @@ def test_a_malformed_corpus_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def bank(locale: str) -> dict[tuple[str, Any], list[str]]:
-    """The corpus's phrases by what they mean: the words a runner could use for each answer."""
+    """The corpus's phrases by what they mean: the words a runner could use for each answer.
+    Not `safety_*`'s, written to be hard rather than typical (their jokes about a car that is
+    locked are read as a locked knee, over-cautiously, and would be most of the misses here)."""
     phrases: dict[tuple[str, Any], list[str]] = defaultdict(list)
     for path in FILES:
         corpus = load_corpus(path)
-        if corpus.locale != locale:
+        if corpus.locale != locale or path.name.startswith("safety_"):
             continue
         for phrase in corpus.phrases:
             if phrase.expect is None:
