@@ -17,7 +17,7 @@ def test_accepted_marks_only_answers_that_were_taken(content: Content) -> None:
     started = engine.step(content, None, Event("answer", NOW, value="start"))
     assert started.replies[0].accepted, "the start pick was taken"
     state = started.state
-    unclear = engine.step(content, state, Event("text", NOW, text="purple"))
+    unclear = engine.step(content, state, Event("text", NOW, text="zebra"))
     assert not unclear.replies[0].accepted
     stale = engine.step(content, state, Event("answer", NOW, value="injury", fact="onset"))
     assert not stale.replies[0].accepted
