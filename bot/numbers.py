@@ -59,8 +59,9 @@ def drop(text: str, phrase: str) -> str:
 def after_correction(text: str, language: Language) -> str:
     """`3 days, no wait, 5`, `tuesday, no, wednesday`: only what follows the last correction counts."""
     cut = -1
-    # A `no` set apart by commas, which `normalise` writes as `and`, corrects what came before it.
-    apart = (f"and {word} and" for word in language.no if word.isalpha())
+    # A `no` followed by a comma, which `normalise` writes as `and`, corrects what came before it
+    # (`tuesday, no, wednesday`, `diez no, nueve`).
+    apart = (f"{word} and" for word in language.no if word.isalpha())
     for marker in (*language.corrections, *apart):
         # `no, espera, 5` reads as `no and espera and 5` once punctuation is a clause break.
         pattern = r"(?:\s+and)?\s+".join(map(re.escape, marker.split()))
