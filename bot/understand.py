@@ -486,9 +486,8 @@ def _scan(text: str, phrases: _Phrases, language: Language, listing: bool = Fals
     answers = set(language.filler) | language.negators | set(language.fine_words) | language.clause_breaks
     for k in range(len(spans) - 1, -1, -1) if listing else ():
         first, last, value = spans[k]
-        if not (value in negative and first == last and words[first] in language.negators):
-            continue
-        if words[first] not in phrases.bare:
+        casual_no = words[first] in phrases.bare and words[first] in language.negators
+        if value not in negative or first != last or not casual_no:
             continue
         following = words[last + 1] if last + 1 < len(words) else "and"
         then = spans[spanned[last + 1]] if last + 1 in spanned else None
@@ -584,11 +583,8 @@ def _scan(text: str, phrases: _Phrases, language: Language, listing: bool = Fals
 
 def _ironic(text: str, said: str, language: Language) -> bool:
     """An irony marker in the message: an emoji as typed, words as they read once normalised."""
-    for marker in language.irony:
-        words = normalise(marker)
-        if (marker in text) if not words else re.search(rf"(?<![\w]){re.escape(words)}(?![\w])", said):
-            return True
-    return False
+    marks = ((marker, normalise(marker)) for marker in language.irony)
+    return any(numbers.has(said, words) if words else marker in text for marker, words in marks)
 
 
 def _negative(words: list[str], language: Language) -> bool:
