@@ -239,7 +239,8 @@ def days(text: str, language: Language, now: datetime, *, ahead: bool) -> Span |
         found.append(float((when - today).days if ahead else (today - when).days))
         sure = sure and certain
     text = _strip_dates(text, language)
-    # `a fortnight ago today`: the `today` only says when they are counting from.
+    # `a fortnight ago today`: the `today` only says when they are counting from; `por la mañana`
+    # only the time of day.
     for word in (*language.ago_today, *language.day_parts):
         text = drop(text, word)
     for phrase, offset in sorted(language.relative_days.items(), key=lambda kv: -len(kv[0])):
@@ -250,7 +251,7 @@ def days(text: str, language: Language, now: datetime, *, ahead: bool) -> Span |
         text = drop(text, phrase)
     names = "|".join(map(re.escape, (*language.weekdays, *language.weekday_abbrev)))
     weeks = "|".join(map(re.escape, language.week_words))
-    if names and weeks:  # `a week on saturday` is `saturday week`, `a fortnight on sunday` two on
+    if names and weeks:  # `a week on saturday` is `saturday week`, `a fortnight on sunday` `sunday fortnight`
         text = re.sub(
             rf"\b(?:a|1|one)\s+({weeks}|{'|'.join(map(re.escape, _fortnights(language)))})\s+"
             rf"(?:on|from|this|next)?\s*({names})s?\b",
