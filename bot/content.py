@@ -290,6 +290,8 @@ class LanguageFile(_Spec):
     """Before a year of birth (`born 1972`)."""
     spans: tuple[str, ...] = ()
     """Before a length of time, which is not an age (`running FOR forty years`)."""
+    polite: tuple[str, ...] = ()
+    """Words around a command that change nothing (`please`, `can you`): `delete my data please`."""
     irony: tuple[str, ...] = ()
     """`🙄`, `yeah right`: beside the least cautious answer, a sign it is not meant (asked again)."""
     cannot: frozenset[str] = frozenset()

@@ -33,7 +33,7 @@ from bot.expressions import (
 )
 from bot.lookup import lookup
 from bot.model import Choice, Event, FactValue, Outcome, Question, Reply, State
-from bot.understand import Misunderstood, normalise, understand, understand_value
+from bot.understand import Misunderstood, names_option, normalise, understand, understand_value
 
 __all__ = ["Step", "advance", "context", "decide", "display", "outcome", "render_message", "step"]
 
@@ -67,7 +67,8 @@ def step(content: Content, state: State | None, event: Event) -> Step:
     if command == "text" and event.text is not None:
         waiting = state is None or state.finished or state.paused
         paused = state is not None and state.paused and not state.finished
-        command = _command(content, event.text, waiting, paused) or command
+        asking = None if waiting or state is None else state.asking
+        command = _command(content, event.text, waiting, paused, asking) or command
     if command == "data":
         # The question still waiting is asked again after the list.
         asked = [_reask(content, state)] if state is not None and not state.finished else []
@@ -237,21 +238,33 @@ def _accepted(result: Step) -> Step:
     return result._replace(replies=(replace(first, accepted=True), *rest))
 
 
-def _command(content: Content, text: str, waiting: bool, paused: bool) -> str | None:
+def _command(
+    content: Content, text: str, waiting: bool, paused: bool, asking: str | None = None
+) -> str | None:
     """The command a text means, if any.
 
-    `restart`, `forget` and `back` must be said on their own, anywhere. Starting and resuming only
-    apply while no question is waiting (`yes` starts a check from the intro, but mid-triage it
-    is an answer), and there a sentence that contains the words is enough (`ok, let's go`).
+    `restart`, `forget` and `back` must be said on their own, anywhere, give or take the
+    language's polite words and the punctuation (`forget me please.`), except where the question
+    being asked has an option of the same words (`back` to *where is the pain?* is the back of
+    the knee). Starting and resuming only apply while no question is waiting (`yes` starts a
+    check from the intro, but mid-triage it is an answer), and there a sentence that contains
+    the words is enough (`ok, let's go`).
     """
     said = normalise(text)
+    plain = _without_polite(said, content.language.polite)
+    spec = content.facts.get(asking) if asking is not None else None
+    if spec is not None and (
+        names_option(spec, content.language, said) or names_option(spec, content.language, plain)
+    ):
+        return None
     prompt: tuple[CommandName, ...] = ("resume", "start") if paused else ("start",)
     if waiting and said.isdigit() and 1 <= int(said) <= len(prompt):
         return prompt[int(said) - 1]  # a pick by number from the bot's own prompt
     commands = content.language.commands
     names: tuple[CommandName, ...] = ("forget", "restart", "back", "data", "resume", "start")
     for command in names:
-        if said in _phrases(commands.get(command, ())) and (
+        phrases = _phrases(commands.get(command, ()))
+        if (said in phrases or plain in phrases) and (
             waiting or command in ("forget", "restart", "back", "data")
         ):
             return command
@@ -268,6 +281,19 @@ def _command(content: Content, text: str, waiting: bool, paused: bool) -> str | 
 @lru_cache(maxsize=64)
 def _phrases(phrases: tuple[str, ...]) -> frozenset[str]:
     return frozenset(filter(None, map(normalise, phrases)))
+
+
+def _without_polite(said: str, polite: tuple[str, ...]) -> str:
+    """A normalised text without the polite words around a command (`can you`, `please`) and the
+    clause breaks its punctuation left (`forget.` normalises to `forget and`)."""
+    for phrase in sorted(_phrases(polite), key=len, reverse=True):
+        said = re.sub(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", " ", said)
+    words = said.split()
+    while words and words[-1] == "and":
+        words.pop()
+    while words and words[0] == "and":
+        words.pop(0)
+    return " ".join(words)
 
 
 def _opening(content: Content, state: State | None) -> Step:

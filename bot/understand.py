@@ -27,6 +27,7 @@ from bot.model import Answer, FactValue
 __all__ = [
     "Misunderstood",
     "Understood",
+    "names_option",
     "normalise",
     "read_distance_and_date",
     "understand",
@@ -208,6 +209,12 @@ def _phrases(choices: tuple[ChoiceSpec, ...], language: Language) -> _Phrases:
         # Keeping the objects alive in the value means their ids cannot be reused meanwhile.
         cached = _PHRASES[key] = (choices, language, _build_phrases(choices, language))
     return cached[2]
+
+
+def names_option(spec: FactSpec, language: Language, said: str) -> bool:
+    """Whether a normalised text is, word for word, one of the question's own phrases for an
+    option (`back` to *where is the pain?*)."""
+    return bool(spec.choices) and said in _phrases(spec.choices, language).by_phrase
 
 
 def phrases_of(choice: ChoiceSpec, language: Language) -> tuple[str, ...]:

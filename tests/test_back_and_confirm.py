@@ -110,3 +110,46 @@ def test_typing_the_same_unusual_answer_twice_takes_it(bot: Callable[..., Bot]) 
         runner.send({"text": text})
     assert runner.send({"text": "0"})[-1]["kind"] == "single"
     assert runner.send({"text": "0 honestly"})[-1]["fact"] == "improving"
+
+
+PICKS = {
+    "red_flags": ["none"],
+    "onset": "gradual",
+    "days_since_onset": 30,
+    "age": "17_to_54",
+    "symptoms": ["none"],
+    "pain_severity": 3,
+    "improving": "yes",
+}
+
+
+def test_back_to_where_is_the_pain_is_the_back_of_the_knee(bot: Callable[..., Bot]) -> None:
+    """A command's words that are also an option of the question asked are that option."""
+    runner = started(bot)
+    message = runner.received[-1]
+    while message["fact"] != "pain_location":
+        message = runner.send({"value": PICKS[message["fact"]]})[-1]
+    moved_on = runner.send({"text": "Back."})[-1]
+    assert moved_on["fact"] != "pain_location"
+    assert "Got it: Back of the knee" in moved_on["text"]
+    again = runner.send({"text": "go back"})[-1]
+    assert again["fact"] == "pain_location", "`go back` is still the command"
+
+
+@pytest.mark.parametrize(
+    ("locale", "typed", "reply"),
+    [
+        ("en", "Please delete my data.", "Done. I've deleted everything"),
+        ("en", "can you forget me?", "Done. I've deleted everything"),
+        ("en", "Start over!", "Okay, starting over."),
+        ("en", "oops, go back please", "Okay, let's take that one again."),
+        ("es", "¿Puedes borrar mis datos?", "Hecho. He borrado todo"),
+        ("es", "empezar de nuevo, por favor", "Vale, empezamos de nuevo."),
+    ],
+)
+def test_commands_as_runners_type_them(bot: Callable[..., Bot], locale: str, typed: str, reply: str) -> None:
+    """Punctuation and polite words around a command (`polite` in language.yaml) change nothing."""
+    runner = started(bot, KNEEBOT_LOCALE=locale)
+    runner.send({"value": ["none"]})
+    message = runner.send({"text": typed})[-1]
+    assert message["text"].startswith(reply), message["text"]
