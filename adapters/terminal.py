@@ -104,11 +104,10 @@ async def run_chat(
     if json_mode:
         return await _chat(service, key, locale, _JsonOut(sys.stdout).show, _read_json_line)
     _line_editing()
-    # asyncio's own Ctrl-C handler only cancels the task, which a blocking read never notices:
-    # Python's default handler interrupts the read (or the printing) at once.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    ctrl_c = _CtrlC()
+    previous = signal.signal(signal.SIGINT, ctrl_c)
     try:
-        return await _chat(service, key, locale, _RichOut().show, _ask_person)
+        return await _chat(service, key, locale, _RichOut().show, ctrl_c.ask)
     except KeyboardInterrupt:
         _RichOut().note(await _goodbye(service, key, locale))
         return 130
@@ -156,12 +155,33 @@ def _line_editing() -> None:
         import readline  # noqa: F401  (importing it is what turns line editing on for input())
 
 
-async def _ask_person() -> str | None:
-    """One line from a person, read on this thread so that Ctrl-C interrupts it at once."""
-    try:
-        return input("> ")
-    except EOFError:
-        return None
+class _CtrlC:
+    """Ctrl-C for a person at the terminal. While they type, it leaves at once: the line is read
+    on this thread, which the interrupt wakes (asyncio's own handler only cancels the task, which
+    a blocking read never notices). While the bot works on a turn, it leaves once that turn is
+    saved: an interrupt raised anywhere could leave the store's thread locks held, and the goodbye
+    would wait on them for ever. A second Ctrl-C leaves at once all the same."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self.reading = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.reading or self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    async def ask(self) -> str | None:
+        """One line from the person; None at the end of input."""
+        self.reading = True  # before the check: a Ctrl-C from here on interrupts the read itself
+        try:
+            if self.pressed:
+                raise KeyboardInterrupt
+            return input("> ")
+        except EOFError:
+            return None
+        finally:
+            self.reading = False
 
 
 async def _read_json_line() -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import signal
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -281,3 +282,27 @@ async def test_forget_workspace_takes_its_conversations_club_and_event_ids(
     for event_id in ("slack:act:TGONE:U1:1.1", "slack:act:U1:2.2", "slack:cmd:TGONE:trigger.1"):
         assert await store.first_sighting(event_id, 60), f"{event_id} was forgotten"
     assert not await store.first_sighting("slack:act:TSTAYS:U9:1.1", 60), "other workspaces' ids stay"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads thread signal masks from /proc")
+def test_the_stores_threads_leave_ctrl_c_to_the_main_thread(tmp_path: Path) -> None:
+    """The kernel hands Ctrl-C to any thread that does not block it. Handled on a store's worker,
+    it left `kneebot chat` asleep at its prompt until the next key."""
+    import threading
+
+    def blocked(thread: threading.Thread) -> int:
+        status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16)
+
+    async def scenario() -> None:
+        store = open_store(f"sqlite:///{tmp_path / 'kneebot.db'}", sweep_every=60)
+        await store.get("k")  # starts the SQLite worker
+        workers = [t for t in threading.enumerate() if t.name.startswith(("kneebot-sqlite", "kneebot-sweep"))]
+        assert len(workers) == 2
+        for thread in workers:
+            assert blocked(thread) & (1 << (signal.SIGINT - 1)), thread.name
+            assert blocked(thread) & (1 << (signal.SIGTERM - 1)), thread.name
+        assert not blocked(threading.main_thread()) & (1 << (signal.SIGINT - 1))
+        await store.close()
+
+    asyncio.run(scenario())

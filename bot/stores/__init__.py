@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,6 +124,14 @@ def in_workspace(key: str, platform: str, workspace: str) -> str | None:
     return None
 
 
+def leave_signals_to_main() -> None:
+    """Block Ctrl-C and SIGTERM in the calling worker thread. The kernel hands a process's signal
+    to any thread that does not block it; one handled on a worker leaves the main thread asleep in
+    its read (`kneebot chat` waiting at its prompt) until the next key, so Ctrl-C seemed lost."""
+    if hasattr(signal, "pthread_sigmask"):  # POSIX
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 class Sweeper:
     """A daemon thread that calls `work` every `every` seconds until stopped: retention kept by
     time, whether or not the bot is busy. `work` must be safe to call from another thread."""
@@ -135,6 +144,7 @@ class Sweeper:
         self._thread.start()
 
     def _run(self) -> None:
+        leave_signals_to_main()
         while not self._stop.wait(self._every):
             try:
                 self._work()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.errors import StoreError
-from bot.stores import Clock, Stored, Sweeper, in_workspace
+from bot.stores import Clock, Stored, Sweeper, in_workspace, leave_signals_to_main
 
 __all__ = ["SQLiteStore"]
 
@@ -61,7 +61,9 @@ class SQLiteStore:
     def __init__(self, path: Path, clock: Clock | None = None, sweep_every: float | None = None) -> None:
         self._path = path
         self._clock = clock or time.time
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kneebot-sqlite")
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="kneebot-sqlite", initializer=leave_signals_to_main
+        )
         self._db: sqlite3.Connection | None = None
         self._writes = 0
         self._sweeper = Sweeper(sweep_every, self._sweep_from_timer) if sweep_every else None
