@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.test_slack import ANSWERS
 from tests.transcript import Bot
 
 
@@ -112,23 +113,12 @@ def test_typing_the_same_unusual_answer_twice_takes_it(bot: Callable[..., Bot]) 
     assert runner.send({"text": "0 honestly"})[-1]["fact"] == "improving"
 
 
-PICKS = {
-    "red_flags": ["none"],
-    "onset": "gradual",
-    "days_since_onset": 30,
-    "age": "17_to_54",
-    "symptoms": ["none"],
-    "pain_severity": 3,
-    "improving": "yes",
-}
-
-
 def test_back_to_where_is_the_pain_is_the_back_of_the_knee(bot: Callable[..., Bot]) -> None:
     """A command's words that are also an option of the question asked are that option."""
     runner = started(bot)
     message = runner.received[-1]
     while message["fact"] != "pain_location":
-        message = runner.send({"value": PICKS[message["fact"]]})[-1]
+        message = runner.send({"value": ANSWERS[message["fact"]]})[-1]
     moved_on = runner.send({"text": "Back."})[-1]
     assert moved_on["fact"] != "pain_location"
     assert "Got it: Back of the knee" in moved_on["text"]
