@@ -234,10 +234,11 @@ def days(text: str, language: Language, now: datetime, *, ahead: bool) -> Span |
     today = now.date()
     found: list[float] = []
     sure = True
-    text = _dated_weekdays(spell_days(after_correction(text, language), language), language)
+    text, named = _dated_weekdays(spell_days(after_correction(text, language), language), language)
     for when, certain in _dates(text, language, today, ahead):
         found.append(float((when - today).days if ahead else (today - when).days))
-        sure = sure and certain
+        # `sunday the 7th` when the 7th is a Monday: one of the two is wrong, so ask
+        sure = sure and certain and (not named or when.weekday() in named)
     text = _strip_dates(text, language)
     # `a fortnight ago today`: the `today` only says when they are counting from; `por la mañana`
     # only the time of day.
@@ -409,19 +410,27 @@ def _cut(text: str, spans: list[tuple[int, int, int, int]]) -> str:
     return text
 
 
-def _dated_weekdays(text: str, language: Language) -> str:
+def _dated_weekdays(text: str, language: Language) -> tuple[str, set[int]]:
     """`sunday the 6th`, `el domingo 6`, `sat 12th december`: a weekday named with a day of the
-    month is that date, not the coming weekday (`the 6th`, `el 6`)."""
-    weekdays = sorted((*language.weekdays, *language.weekday_abbrev), key=len, reverse=True)
-    names = "|".join(map(re.escape, weekdays))
+    month is that date, not the coming weekday (`the 6th`, `el 6`). Also the weekdays so named
+    (0 is Monday), to check the date against."""
+    index = {name: i for i, name in enumerate(language.weekdays)} | dict(language.weekday_abbrev)
+    names = "|".join(map(re.escape, sorted(index, key=len, reverse=True)))
     markers = "|".join(map(re.escape, sorted(language.day_markers, key=len, reverse=True))) or "the"
     units = "|".join(map(re.escape, (*language.duration_units, *language.distance_units)))
     marker = language.day_markers[0] if language.day_markers else "the"
-    return re.sub(
-        rf"\b(?:{names})s?\s+(?:(?:{markers})\s+)?(\d{{1,2}}(?:st|nd|rd|th)?)\b(?!\s*(?:/|-)\s*\d)(?!\s*(?:{units})\b)",
-        rf"{marker} \1",
+    named: set[int] = set()
+
+    def dated(match: re.Match[str]) -> str:
+        named.add(index[match[1]])
+        return f"{marker} {match[2]}"
+
+    text = re.sub(
+        rf"\b({names})s?\s+(?:(?:{markers})\s+)?(\d{{1,2}}(?:st|nd|rd|th)?)\b(?!\s*(?:/|-)\s*\d)(?!\s*(?:{units})\b)",
+        dated,
         text,
     )
+    return text, named
 
 
 def _day_of_month(language: Language) -> re.Pattern[str]:

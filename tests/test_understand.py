@@ -185,3 +185,17 @@ def test_a_negation_never_hides_a_red_flag_from_another_clause(
     content: Content, text: str, expected: list[str]
 ) -> None:
     assert read(content, "red_flags", text) == expected
+
+
+def test_a_weekday_said_with_its_date_is_that_date_and_is_checked_against_it(content: Content) -> None:
+    """`sunday the 6th` is the 6th (Sunday 6 December from Tuesday 24 November), not this Sunday;
+    a weekday that is not that date's (`monday the 6th`) is checked with the runner first."""
+    days_to_race = content.facts["days_to_race"]
+
+    def reading(text: str) -> Understood | Misunderstood:
+        return understand(days_to_race, FACTS["days_to_race"], content.language, text=text, now=NOW)
+
+    for text in ("sunday the 6th", "Sun 6th", "sunday 6th december"):
+        assert reading(text) == Understood(12, from_text=True), text
+    assert reading("monday the 6th") == Understood(12, from_text=True, confirm=True)
+    assert reading("sunday") == Understood(5, from_text=True)
