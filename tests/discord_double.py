@@ -286,9 +286,14 @@ class Gateway:
         button = next(
             c for r in message["components"] for c in r["components"] if c["custom_id"].startswith("knee:n:")
         )
-        data = {"custom_id": button["custom_id"], "component_type": 2}
-        await self._deliver({**interaction(3, data, self.runner, guild, self.locale), "message": message})
-        modal = self.api.sent[-1].body
+        pressed = interaction(
+            3, {"custom_id": button["custom_id"], "component_type": 2}, self.runner, guild, self.locale
+        )
+        await self._deliver({**pressed, "message": message})
+        # The reply to this press, not whatever the bot sent last (an earlier turn's edit may land after it).
+        modal = next(
+            s.body for s in reversed(self.api.sent) if s.route == "callback" and s.token == pressed["token"]
+        )
         assert modal["type"] == 9, "the button opens a modal"
         field_id = modal["data"]["components"][0]["components"][0]["custom_id"]
         rows = [{"type": 1, "components": [{"type": 4, "custom_id": field_id, "value": text}]}]
