@@ -360,8 +360,8 @@ def _choices(spec: FactSpec, language: Language, text: str, now: datetime, hedge
             return Misunderstood("unclear")  # `no, but also no to that`: said and unsaid
         return Understood(value, from_text=True)
 
-    if not stated and "none" in scan.denied:
-        return Misunderstood("unclear")  # `not fine`, `no estoy bien`
+    if stated <= {"none"} and "none" in scan.denied | scan.contradicted:
+        return Misunderstood("unclear")  # `not fine`, `no estoy bien`, `no no, not fine`
     if not stated and scan.denied and "none" in values:
         stated = {"none"}
     if not stated or (stated <= {"none"} and scan.leftover):
@@ -489,22 +489,26 @@ def _scan(text: str, phrases: _Phrases, language: Language, listing: bool = Fals
             # `fine` is about that option, not an answer of its own.
             (negators if said in language.negators else fine).append(first)
             del spans[k]
-    spanned = {i: k for k, (first, last, _) in enumerate(spans) for i in range(first, last + 1)}
-    answers = set(language.filler) | language.negators | set(language.fine_words) | language.clause_breaks
-    for k in range(len(spans) - 1, -1, -1) if listing else ():
-        first, last, value = spans[k]
-        casual_no = words[first] in phrases.bare and words[first] in language.negators
-        if value not in negative or first != last or not casual_no:
-            continue
-        following = words[last + 1] if last + 1 < len(words) else "and"
-        then = spans[spanned[last + 1]] if last + 1 in spanned else None
-        if (then is None and following not in answers and following != "and") or (
-            then is not None
-            and then[2] == "none"
-            and any(word in language.fine_words for word in words[then[0] : then[1] + 1])
-        ):
-            # `no corro desde el lunes`: a `no` that negates the word after it says nothing about
-            # the list; `no estoy bien`, `not fine`: a `none` denied is no answer either.
+    negated: list[str] = []
+    """Words a casual `no` negates that the list does not name: left unexplained."""
+
+    def fine_words_in(span: tuple[int, int, str]) -> bool:
+        return any(word in language.fine_words for word in words[span[0] : span[1] + 1])
+
+    if listing:
+        answers = set(language.filler) | language.negators | set(language.fine_words) | language.clause_breaks
+        casual_nos = phrases.bare & language.negators
+        for k in range(len(spans) - 1, -1, -1):
+            first, last, value = spans[k]
+            if value not in negative or first != last or words[first] not in casual_nos:
+                continue
+            then = next((span for span in spans if span[0] == last + 1), None)
+            following = words[last + 1] if last + 1 < len(words) else "and"
+            if then is None and following not in answers and following != "and":
+                negated.append(following)  # `no corro desde el lunes`: says nothing about the list
+            elif then is None or then[2] != "none" or not fine_words_in(then):
+                continue
+            # (`no estoy bien`, `not fine`: a `none` denied is no answer either)
             negators.append(first)
             del spans[k]
     for first, last, _ in spans:
@@ -585,6 +589,7 @@ def _scan(text: str, phrases: _Phrases, language: Language, listing: bool = Fals
         if any(w in language.mostly for w in words[max(0, first - 2) : first])
     }
     leftover = [w for i, w in enumerate(words) if not covered[i] and w not in ignore and not w.isdigit()]
+    leftover += negated
     return _Scan(stated, denied - set(stated), leftover, denied & set(stated), mostly)
 
 
