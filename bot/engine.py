@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from jinja2 import TemplateSyntaxError
 
-from bot.content import Advice, CommandName, Content, Rule
+from bot.content import FACT_NAMES, Advice, CommandName, Content, Rule
 from bot.contract import FACTS
 from bot.expressions import (
     UNKNOWN,
@@ -207,14 +207,11 @@ def _prepare(content: Content) -> _Prepared:
     )
 
 
-_FACT_NAMES = frozenset(FACTS)
-
-
 def _over_facts(when: Condition, source: str, base: dict[str, Any], numbers: frozenset[str]) -> FactCondition:
     """`when` as a condition over (facts, settings), so a turn need not build a context to check
     it; one that runs in the sandbox (or whose source is not at hand) gets its context built."""
     try:
-        compiled = compile_fact_condition(source, _FACT_NAMES, numbers) if source else None
+        compiled = compile_fact_condition(source, FACT_NAMES, numbers) if source else None
     except TemplateSyntaxError:
         compiled = None
     if compiled is not None:
@@ -469,11 +466,7 @@ def _advance(
             continue
         update["asking"], update["content"] = ask, content.version
         asked = state.evolve(update)
-        back = bool(facts) or asked.pending is not None  # as _can_go_back(asked)
-        reply = None if before else prepared.asked.get((ask, back, accepted))
-        if reply is None:
-            reply = _question(content, ask, _context_in(prepared, facts), before, back, accepted)
-        return Step(asked, (reply,))
+        return Step(asked, (_question(content, ask, facts, before, _can_go_back(asked), accepted),))
     context = _context_in(prepared, facts)
     rule = after.at_least(content, state, _decide(content, context))
     return after.conclude(content, _finish(content, state, rule, context, before, update, accepted))
@@ -599,18 +592,20 @@ def _merged(base: dict[str, Any], numbers: frozenset[str], facts: Mapping[str, F
 def _question(
     content: Content,
     fact: str,
-    context: Mapping[str, Any],
+    facts: Mapping[str, FactValue],
     before: str = "",
     back: bool = False,
     accepted: bool = False,
 ) -> Reply:
+    """A fact's question: the one built once when its text depends on the settings alone, else
+    rendered on a context of `facts`."""
     prepared = _prepared(content)
     if not before:
         fixed = prepared.asked.get((fact, back, accepted))
         if fixed is not None:
             return fixed
     template, question = prepared.questions[fact, back]
-    text = template(context)
+    text = template(_context_in(prepared, facts))
     return Reply(f"{before}\n\n{text}" if before else text, question, accepted=accepted)
 
 
@@ -620,8 +615,7 @@ def _reask(content: Content, state: State | None, before: str = "") -> Reply:
     if state.pending is not None:
         confirm = _confirm(content, state)
         return replace(confirm, text=f"{before}\n\n{confirm.text}" if before else confirm.text)
-    context = _context(content, state.facts)
-    return _question(content, state.asking, context, before, _can_go_back(state))
+    return _question(content, state.asking, state.facts, before, _can_go_back(state))
 
 
 def display(content: Content, fact: str, value: FactValue, facts: Mapping[str, FactValue]) -> str:

@@ -369,7 +369,7 @@ def _weekday(tokens: list[str], language: Language, today: date, ahead: bool) ->
         # `saturday week`, `el sabado de la semana que viene`: the one after.
         later = tokens[index + 1 : index + 5]
         if not any(w in language.this_words for w in later):
-            if any(w in _fortnights(language) for w in later):
+            if not set(_fortnights(language)).isdisjoint(later):
                 gap += 14  # `sunday fortnight`
             elif any(w in language.week_words for w in later):
                 gap += 7
